@@ -1,0 +1,399 @@
+import * as Y from 'yjs'
+import { ID_PATTERN, parseReceiptKey, SERVER_DEVICE } from './ids.ts'
+import { META_HEAD, ROOT_META, ROOT_RECEIPTS } from './layout.ts'
+
+/**
+ * The server's check of one client update against the rules of the group document: a user may
+ * only raise its own device receipts. The check decodes the update and looks each struct up in
+ * the live document, so it costs O(structs · log structs in the document) and never applies the
+ * update anywhere; the document is only read.
+ */
+
+/** Stable reasons for a rejected update. */
+export type RejectReason =
+  | 'malformed'
+  | 'gap'
+  | 'foreign-client'
+  | 'foreign-key'
+  | 'invalid-key'
+  | 'server-root'
+  | 'nested-type'
+  | 'invalid-structure'
+  | 'invalid-value'
+  | 'beyond-head'
+  | 'lower-value'
+  | 'forbidden-delete'
+
+export type Verdict =
+  | {
+      ok: true
+      /** Yjs client ids this update uses for the first time, to record with ClientOwners. */
+      newClients: number[]
+      /** Receipt keys the update writes new values to. */
+      keys: string[]
+    }
+  | { ok: false; reason: RejectReason; detail: string }
+
+/** Owner of a Yjs client id: a user id, or SERVER_OWNER for ids the server writes with. */
+export const SERVER_OWNER = ''
+
+/**
+ * Which user writes with which Yjs client id in one document, so that no user can write with
+ * another's id. Built from the document once, then kept up to date with record().
+ */
+export class ClientOwners {
+  readonly #owners = new Map<number, string>()
+
+  /** Builds the map from the first item of every client in the document. O(clients). */
+  static fromDoc(doc: Y.Doc): ClientOwners {
+    const owners = new ClientOwners()
+    const receipts = doc.getMap(ROOT_RECEIPTS)
+    for (const [client, structs] of doc.store.clients) {
+      const owner = ownerOfStructs(structs, receipts)
+      if (owner !== undefined) owners.record(client, owner)
+    }
+    return owners
+  }
+
+  get(client: number): string | undefined {
+    return this.#owners.get(client)
+  }
+
+  record(client: number, owner: string): void {
+    this.#owners.set(client, owner)
+  }
+
+  get size(): number {
+    return this.#owners.size
+  }
+}
+
+function ownerOfStructs(
+  structs: ReadonlyArray<Y.Item | Y.GC>,
+  receipts: Y.Map<unknown>,
+): string | undefined {
+  for (const struct of structs) {
+    if (!(struct instanceof Y.Item)) continue
+    if (struct.parent !== receipts || struct.parentSub === null) return SERVER_OWNER
+
+    const key = parseReceiptKey(struct.parentSub)
+    if (key === null || key.deviceId === SERVER_DEVICE) return SERVER_OWNER
+    return key.userId
+  }
+  return undefined
+}
+
+/** Where an item of the update sits: its root type name and map key. */
+interface Placement {
+  root: string
+  key: string | null
+}
+
+class Rejection extends Error {
+  constructor(
+    readonly reason: RejectReason,
+    detail: string,
+  ) {
+    super(detail)
+  }
+}
+
+/**
+ * Decides whether the user may apply the update to the document. Accepts exactly the updates
+ * that only add integer receipt values 0 ≤ v ≤ head under the user's own `<userId>/<deviceId>`
+ * keys, never below the value stored under that key, and delete only values of the user's own
+ * keys that the update itself overwrites. Parts of the update the document already has are
+ * ignored, so a stock client's resent state passes.
+ */
+export function validateUpdate(
+  doc: Y.Doc,
+  owners: ClientOwners,
+  userId: string,
+  update: Uint8Array,
+): Verdict {
+  try {
+    return checkUpdate(doc, owners, userId, update)
+  } catch (error) {
+    if (error instanceof Rejection)
+      return { ok: false, reason: error.reason, detail: error.message }
+    return {
+      ok: false,
+      reason: 'malformed',
+      detail: `update could not be decoded: ${String(error)}`,
+    }
+  }
+}
+
+function checkUpdate(
+  doc: Y.Doc,
+  owners: ClientOwners,
+  userId: string,
+  update: Uint8Array,
+): Verdict {
+  const { structs, ds } = Y.decodeUpdate(update)
+  const store = doc.store
+  const receipts = doc.getMap<number>(ROOT_RECEIPTS)
+  const headValue = doc.getMap(ROOT_META).get(META_HEAD)
+  const head = typeof headValue === 'number' ? headValue : 0
+
+  // Structs of this update that the document does not have yet, by client, in clock order.
+  const fresh = new Map<number, Y.Item[]>()
+  const freshItems: Y.Item[] = []
+  const newClients: number[] = []
+  const nextClocks = new Map<number, number>()
+  for (const struct of structs) {
+    const client = struct.id.client
+    const known = nextClocks.get(client) ?? Y.getState(store, client)
+    if (struct instanceof Y.Skip)
+      throw new Rejection('gap', `update skips clocks of client ${client}`)
+    if (struct.id.clock + struct.length <= known) continue
+    if (struct.id.clock > known) {
+      throw new Rejection(
+        'gap',
+        `client ${client} continues at clock ${struct.id.clock}, expected ${known}`,
+      )
+    }
+    nextClocks.set(client, struct.id.clock + struct.length)
+
+    const owner = owners.get(client)
+    if (owner !== undefined && owner !== userId) {
+      throw new Rejection('foreign-client', `client id ${client} belongs to another writer`)
+    }
+    if (owner === undefined && !newClients.includes(client)) newClients.push(client)
+    if (struct instanceof Y.GC) {
+      if (owner === undefined) {
+        throw new Rejection(
+          'invalid-structure',
+          `garbage-collected struct from new client ${client}`,
+        )
+      }
+      continue
+    }
+
+    const item = struct as Y.Item
+    let items = fresh.get(client)
+    if (items === undefined) {
+      items = []
+      fresh.set(client, items)
+    }
+    items.push(item)
+    freshItems.push(item)
+  }
+
+  // Resolve where each fresh item goes and check its content.
+  const placements = new Map<Y.Item, Placement>()
+  const resolve = (item: Y.Item, depth: number): Placement => {
+    const cached = placements.get(item)
+    if (cached !== undefined) return cached
+    if (depth > freshItems.length + 1) throw new Rejection('invalid-structure', 'origin cycle')
+
+    let placement: Placement
+    if (typeof item.parent === 'string') {
+      placement = { root: item.parent, key: item.parentSub }
+    } else if (item.parent !== null) {
+      throw new Rejection('nested-type', 'update writes into a nested type')
+    } else {
+      const reference = item.origin ?? item.rightOrigin
+      if (reference === null)
+        throw new Rejection('invalid-structure', 'item without parent or origin')
+      const freshOrigin = findFresh(fresh, reference)
+      placement =
+        freshOrigin === undefined ? placementInDoc(doc, reference) : resolve(freshOrigin, depth + 1)
+    }
+    placements.set(item, placement)
+    return placement
+  }
+
+  const keys = new Set<string>()
+  const successors = new Set<string>()
+  for (const item of freshItems) {
+    const placement = resolve(item, 0)
+    const key = checkPlacement(placement, userId)
+    if (item.rightOrigin !== null) {
+      throw new Rejection(
+        'invalid-structure',
+        `item ${idText(item.id)} has a right origin; map writes have none`,
+      )
+    }
+    if (item.origin !== null) successors.add(idText(item.origin))
+
+    checkContent(item, key, head, receipts, fresh)
+    if (!(item.content instanceof Y.ContentDeleted)) keys.add(key)
+  }
+
+  // Deletions: only the user's own receipt values, and only ones this update writes over.
+  for (const [client, deletions] of ds.clients) {
+    const known = Y.getState(store, client)
+    for (const deletion of deletions) {
+      const end = deletion.clock + deletion.len
+      for (let clock = deletion.clock; clock < end; ) {
+        const freshItem = findFresh(fresh, Y.createID(client, clock))
+        if (freshItem !== undefined) {
+          checkDeletedItem(freshItem, resolve(freshItem, 0), userId, successors)
+          clock = freshItem.id.clock + freshItem.length
+          continue
+        }
+        if (clock >= known) {
+          throw new Rejection(
+            'gap',
+            `update deletes client ${client} clock ${clock}, which the server does not have`,
+          )
+        }
+
+        const structs = store.clients.get(client) as Array<Y.Item | Y.GC>
+        const struct = structs[Y.findIndexSS(structs, clock)] as Y.Item | Y.GC
+        if (!struct.deleted) {
+          const item = struct as Y.Item
+          checkDeletedItem(item, placementOfDocItem(doc, item), userId, successors)
+        }
+        clock = struct.id.clock + struct.length
+      }
+    }
+  }
+
+  // A fresh item that ends up deleted must also be written over, or its key would lose its value.
+  for (const item of freshItems) {
+    if (item.content instanceof Y.ContentDeleted) {
+      checkDeletedItem(item, resolve(item, 0), userId, successors)
+    }
+  }
+
+  return { ok: true, newClients, keys: [...keys] }
+}
+
+function checkPlacement(placement: Placement, userId: string): string {
+  if (placement.root !== ROOT_RECEIPTS) {
+    throw new Rejection('server-root', `update writes to server-only root "${placement.root}"`)
+  }
+  if (placement.key === null) {
+    throw new Rejection('invalid-structure', 'update inserts into receipts as a list, not a map')
+  }
+
+  const parsed = parseReceiptKey(placement.key)
+  if (parsed === null || parsed.deviceId === SERVER_DEVICE || !ID_PATTERN.test(parsed.deviceId)) {
+    throw new Rejection('invalid-key', `receipt key "${placement.key}" is not <userId>/<deviceId>`)
+  }
+  if (parsed.userId !== userId) {
+    throw new Rejection(
+      'foreign-key',
+      `update writes receipt key "${placement.key}" of another user`,
+    )
+  }
+  return placement.key
+}
+
+function checkContent(
+  item: Y.Item,
+  key: string,
+  head: number,
+  receipts: Y.Map<number>,
+  fresh: Map<number, Y.Item[]>,
+): void {
+  const content = item.content
+  if (content instanceof Y.ContentDeleted) return
+  if (content instanceof Y.ContentType || content instanceof Y.ContentDoc) {
+    throw new Rejection('nested-type', `update creates a nested type under "${key}"`)
+  }
+  if (!(content instanceof Y.ContentAny)) {
+    throw new Rejection(
+      'invalid-value',
+      `receipt "${key}" holds ${content.constructor.name}, not a number`,
+    )
+  }
+
+  const stored = receipts.get(key)
+  let floor = typeof stored === 'number' ? stored : 0
+  const originItem = item.origin === null ? undefined : findFresh(fresh, item.origin)
+  if (originItem !== undefined && originItem.content instanceof Y.ContentAny) {
+    const previous = originItem.content.arr.at(-1)
+    if (typeof previous === 'number' && previous > floor) floor = previous
+  }
+
+  for (const value of content.arr) {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw new Rejection(
+        'invalid-value',
+        `receipt "${key}" value ${JSON.stringify(value)} is not a non-negative integer`,
+      )
+    }
+    if (value > head) {
+      throw new Rejection('beyond-head', `receipt "${key}" value ${value} is beyond head ${head}`)
+    }
+    if (value < floor) {
+      throw new Rejection('lower-value', `receipt "${key}" value ${value} is lower than ${floor}`)
+    }
+    floor = value
+  }
+}
+
+function checkDeletedItem(
+  item: Y.Item,
+  placement: Placement,
+  userId: string,
+  successors: ReadonlySet<string>,
+): void {
+  if (placement.root !== ROOT_RECEIPTS || placement.key === null) {
+    throw new Rejection(
+      'forbidden-delete',
+      `update deletes from server-only root "${placement.root}"`,
+    )
+  }
+
+  const parsed = parseReceiptKey(placement.key)
+  if (parsed === null || parsed.userId !== userId || parsed.deviceId === SERVER_DEVICE) {
+    throw new Rejection(
+      'forbidden-delete',
+      `update deletes receipt "${placement.key}", which is not its own`,
+    )
+  }
+
+  const lastId = Y.createID(item.id.client, item.id.clock + item.length - 1)
+  if (!successors.has(idText(lastId))) {
+    throw new Rejection(
+      'forbidden-delete',
+      `update deletes receipt "${placement.key}" without writing a new value`,
+    )
+  }
+}
+
+function placementInDoc(doc: Y.Doc, id: Y.ID): Placement {
+  if (id.clock >= Y.getState(doc.store, id.client)) {
+    throw new Rejection('gap', `update refers to ${idText(id)}, which the server does not have`)
+  }
+  const struct = Y.getItem(doc.store, id)
+  if (!(struct instanceof Y.Item)) {
+    throw new Rejection('invalid-structure', `update refers to garbage-collected ${idText(id)}`)
+  }
+  return placementOfDocItem(doc, struct)
+}
+
+function placementOfDocItem(doc: Y.Doc, item: Y.Item): Placement {
+  const parent = item.parent
+  if (!(parent instanceof Y.AbstractType)) return { root: '', key: null }
+  if (parent._item !== null) throw new Rejection('nested-type', 'update refers to a nested type')
+
+  for (const [name, type] of doc.share) {
+    if (type === parent) return { root: name, key: item.parentSub }
+  }
+  return { root: '', key: null }
+}
+
+function findFresh(fresh: Map<number, Y.Item[]>, id: Y.ID): Y.Item | undefined {
+  const items = fresh.get(id.client)
+  if (items === undefined) return undefined
+
+  let low = 0
+  let high = items.length - 1
+  while (low <= high) {
+    const middle = (low + high) >>> 1
+    const item = items[middle] as Y.Item
+    if (id.clock < item.id.clock) high = middle - 1
+    else if (id.clock >= item.id.clock + item.length) low = middle + 1
+    else return item
+  }
+  return undefined
+}
+
+function idText(id: Y.ID): string {
+  return `${id.client}:${id.clock}`
+}
