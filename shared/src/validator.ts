@@ -31,6 +31,8 @@ export type Verdict =
       newClients: number[]
       /** Receipt keys the update writes new values to. */
       keys: string[]
+      /** False when the document already has all of the update, so applying it changes nothing. */
+      changes: boolean
     }
   | { ok: false; reason: RejectReason; detail: string }
 
@@ -141,6 +143,7 @@ function checkUpdate(
   const freshItems: Y.Item[] = []
   const newClients: number[] = []
   const nextClocks = new Map<number, number>()
+  const freshGc = false
   for (const struct of structs) {
     const client = struct.id.client
     const known = nextClocks.get(client) ?? Y.getState(store, client)
@@ -222,6 +225,7 @@ function checkUpdate(
   }
 
   // Deletions: only the user's own receipt values, and only ones this update writes over.
+  let changes = freshItems.length > 0 || freshGc
   for (const [client, deletions] of ds.clients) {
     const known = Y.getState(store, client)
     for (const deletion of deletions) {
@@ -243,6 +247,7 @@ function checkUpdate(
         const structs = store.clients.get(client) as Array<Y.Item | Y.GC>
         const struct = structs[Y.findIndexSS(structs, clock)] as Y.Item | Y.GC
         if (!struct.deleted) {
+          changes = true
           const item = struct as Y.Item
           checkDeletedItem(item, placementOfDocItem(doc, item), userId, successors)
         }
@@ -258,7 +263,7 @@ function checkUpdate(
     }
   }
 
-  return { ok: true, newClients, keys: [...keys] }
+  return { ok: true, newClients, keys: [...keys], changes }
 }
 
 function checkPlacement(placement: Placement, userId: string): string {

@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto'
+import { parseArgs } from 'node:util'
+import { pino } from 'pino'
+import { mintToken } from './auth.ts'
+import { InvalidOptionsError } from './options.ts'
+import { createServer } from './server.ts'
+
+const HELP = `Usage: npm start -- [options]
+
+Runs the readmark server with its embedded LevelDB stores.
+
+Options (each also read from the environment variable in brackets):
+  --port N            TCP port, 0 for any free one [PORT] (default 8787)
+  --host ADDRESS      address to bind [HOST] (default 127.0.0.1)
+  --data-dir PATH     folder of the LevelDB stores [DATA_DIR] (default ./data)
+  --auth-secret KEY   HS256 key of the tokens, at least 32 characters [AUTH_SECRET]
+  --retention-days N  remove messages older than N days [RETENTION_DAYS] (default: keep all)
+  --dev               generate an auth secret when none is set and print tokens to try the API
+  --help              print this help
+`
+
+function fail(message: string): never {
+  process.stderr.write(`readmark: ${message}\n\n${HELP}`)
+  process.exit(2)
+}
+
+function parseNumber(name: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined
+  const parsed = Number(value)
+  if (!Number.isFinite(parsed)) fail(`--${name} must be a number, got "${value}"`)
+  return parsed
+}
+
+async function main(): Promise<void> {
+  let flags: ReturnType<typeof parse>
+  try {
+    flags = parse()
+  } catch (error) {
+    fail((error as Error).message)
+  }
+  if (flags.help === true) {
+    process.stdout.write(HELP)
+    return
+  }
+
+  const env = process.env
+  let authSecret = flags['auth-secret'] ?? env.AUTH_SECRET
+  const dev = flags.dev === true
+  if (authSecret === undefined || authSecret === '') {
+    if (!dev)
+      fail('no auth secret: set --auth-secret or AUTH_SECRET, or run with --dev to generate one')
+    authSecret = randomBytes(32).toString('hex')
+  }
+
+  const logger = pino({ name: 'readmark', level: env.LOG_LEVEL ?? 'info' })
+  const retentionDays = parseNumber('retention-days', flags['retention-days'] ?? env.RETENTION_DAYS)
+  let server: Awaited<ReturnType<typeof createServer>>
+  try {
+    server = await createServer({
+      port: parseNumber('port', flags.port ?? env.PORT) ?? 8787,
+      host: flags.host ?? env.HOST ?? '127.0.0.1',
+      dataDir: flags['data-dir'] ?? env.DATA_DIR ?? './data',
+      authSecret,
+      ...(retentionDays === undefined ? {} : { retentionDays }),
+      logger,
+    })
+  } catch (error) {
+    if (error instanceof InvalidOptionsError) fail(error.message)
+    throw error
+  }
+  await server.listen()
+
+  if (dev) {
+    const service = await mintToken(authSecret, 'backend', { service: true, ttlSeconds: 86_400 })
+    process.stdout.write(
+      [
+        '',
+        `readmark --dev: generated auth secret ${authSecret}`,
+        'Tokens are HS256 JWTs with claim sub = user id, and role "service" for your backend.',
+        `Mint one:  AUTH_SECRET=${authSecret} npm run token -- --sub alice`,
+        `A service token valid for 24 hours:`,
+        `  ${service}`,
+        `Try:  curl -H "authorization: Bearer ${service}" ${server.url}/v1/users/alice/unread`,
+        '',
+      ].join('\n'),
+    )
+  }
+
+  const stop = (signal: string) => {
+    logger.info({ signal }, 'stopping')
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'stopping failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.once('SIGINT', () => stop('SIGINT'))
+  process.once('SIGTERM', () => stop('SIGTERM'))
+}
+
+function parse() {
+  return parseArgs({
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'auth-secret': { type: 'string' },
+      'retention-days': { type: 'string' },
+      dev: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+    strict: true,
+  }).values
+}
+
+await main()
