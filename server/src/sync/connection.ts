@@ -12,12 +12,15 @@ import {
   writePermissionDenied,
   writeSyncStep2,
 } from './protocol.ts'
+import { writeEncodedFrame } from './frame.ts'
 import type { Room, RoomConnection } from './room.ts'
 
 export interface ConnectionOptions {
   logger: Logger
   metrics: ServerMetrics
   maxRejectionsPerMinute: number
+  /** Bytes a connection may leave unread before it is dropped as a slow consumer. */
+  maxBufferedBytes: number
   onClose: (connection: Connection) => void
 }
 
@@ -72,6 +75,17 @@ export class Connection implements RoomConnection {
     this.#socket.send(frame, { binary: true }, (error) => {
       if (error !== undefined && error !== null) this.close(CloseCode.goingAway, 'send failed')
     })
+  }
+
+  sendEncoded(frame: Buffer): void {
+    const buffered = writeEncodedFrame(this.#socket, frame)
+    if (buffered > this.#options.maxBufferedBytes) {
+      this.#options.logger.warn(
+        { user: this.userId, group: this.groupId, buffered },
+        'dropping a connection that does not read its frames',
+      )
+      this.#socket.terminate()
+    }
   }
 
   close(code: number, reason: string): void {

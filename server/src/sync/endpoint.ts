@@ -126,6 +126,7 @@ export class SyncEndpoint {
             logger: this.#options.logger,
             metrics: this.#options.metrics,
             maxRejectionsPerMinute: this.#options.maxRejectionsPerMinute,
+            maxBufferedBytes: 16 * this.#options.maxFrameBytes,
             onClose: (closed) => {
               this.#connections.delete(closed)
               this.#options.metrics.connections.set(this.#connections.size)

@@ -12,6 +12,7 @@ import * as Y from 'yjs'
 import type { ServerMetrics } from '../metrics.ts'
 import type { DocStore } from '../storage/doc-store.ts'
 import type { GroupSummary, SummaryService } from '../summaries.ts'
+import { encodeBinaryFrame } from './frame.ts'
 import { writeAwareness, writeSyncStep1, writeUpdate } from './protocol.ts'
 
 /** Transaction origin of the server's own writes: members, messages, head, server-set watermarks. */
@@ -24,6 +25,8 @@ export interface RoomConnection {
   readonly userId: string
   readonly awarenessIds: Set<number>
   send(frame: Uint8Array): void
+  /** Sends a complete WebSocket frame from encodeBinaryFrame, shared by every connection of a broadcast. */
+  sendEncoded(frame: Buffer): void
   close(code: number, reason: string): void
 }
 
@@ -162,9 +165,11 @@ export class Room {
     await Promise.all(writes)
   }
 
-  /** Sends a frame to every connection. */
-  broadcast(frame: Uint8Array): void {
-    for (const connection of this.connections) connection.send(frame)
+  /** Sends a message to every connection, framing it once for all of them. */
+  broadcast(message: Uint8Array): void {
+    if (this.connections.size === 0) return
+    const frame = encodeBinaryFrame(message)
+    for (const connection of this.connections) connection.sendEncoded(frame)
   }
 
   /** Sends a new connection the server's state vector and the current awareness states. */

@@ -1,0 +1,182 @@
+// Fan-out benchmark: N light members on one group, 20 of them mark read at once, round after
+// round; prints receipt latency from send to arrival at every member, and server CPU per 1,000
+// receipts. The server runs in a child process so this process's clients do not share its core.
+//
+// Usage: npm run bench:fanout -- [--members 500,2000] [--rounds 30] [--writers 20]
+import { fork } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { parseArgs } from 'node:util'
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import WebSocket from 'ws'
+import * as Y from 'yjs'
+import { mintToken } from '../server/src/auth.ts'
+
+const { values } = parseArgs({
+  options: {
+    members: { type: 'string', default: '500,2000' },
+    rounds: { type: 'string', default: '30' },
+    writers: { type: 'string', default: '20' },
+    'batch-window-ms': { type: 'string', default: '5' },
+  },
+})
+const memberCounts = values.members.split(',').map(Number)
+const rounds = Number(values.rounds)
+const writersPerRound = Number(values.writers)
+const ROUND_TIMEOUT_MS = 10_000
+
+interface Member {
+  userId: string
+  socket: WebSocket
+  doc: Y.Doc
+  /** Receipt keys seen in the current round. */
+  seen: Set<string>
+  /** Arrival time of each key in the current round. */
+  arrivals: number[]
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
+}
+
+function updateFrame(update: Uint8Array): Uint8Array {
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, 0)
+  encoding.writeVarUint(encoder, 2)
+  encoding.writeVarUint8Array(encoder, update)
+  return encoding.toUint8Array(encoder)
+}
+
+const decodedFrames = new Map<string, string[]>()
+
+/**
+ * Reads the receipt keys of a broadcast frame, or none for other frames. Every member gets the
+ * same frames, so each is decoded once, keeping this process from being the bottleneck.
+ */
+function receiptKeysOf(frame: Buffer): string[] {
+  const cacheKey = frame.toString('latin1')
+  let keys = decodedFrames.get(cacheKey)
+  if (keys === undefined) {
+    keys = decodeReceiptKeys(new Uint8Array(frame))
+    decodedFrames.set(cacheKey, keys)
+  }
+  return keys
+}
+
+function decodeReceiptKeys(frame: Uint8Array): string[] {
+  const decoder = decoding.createDecoder(frame)
+  if (decoding.readVarUint(decoder) !== 0) return []
+  if (decoding.readVarUint(decoder) !== 2) return []
+  const keys: string[] = []
+  for (const struct of Y.decodeUpdate(decoding.readVarUint8Array(decoder)).structs) {
+    if (struct instanceof Y.Item && typeof struct.parentSub === 'string') keys.push(struct.parentSub)
+    else if (struct instanceof Y.Item && struct.origin !== null) keys.push(`origin:${struct.id.client}`)
+  }
+  return keys
+}
+
+async function runScenario(members: number): Promise<void> {
+  const secret = randomBytes(32).toString('hex')
+  const child = fork(new URL('./fanout-server.ts', import.meta.url), {
+    execArgv: ['--import', 'tsx', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])],
+    env: {
+      ...process.env,
+      BENCH_MEMBERS: String(members),
+      BENCH_HEAD: String(rounds),
+      BENCH_SECRET: secret,
+      BENCH_BATCH_WINDOW_MS: values['batch-window-ms'],
+    },
+  })
+  const port = await new Promise<number>((resolve) => child.once('message', (m: { port: number }) => resolve(m.port)))
+  const cpu = () =>
+    new Promise<NodeJS.CpuUsage>((resolve) => {
+      child.once('message', (m: { cpu: NodeJS.CpuUsage }) => resolve(m.cpu))
+      child.send('cpu')
+    })
+
+  // Connect in slices so the server's accept loop is not the thing measured.
+  const all: Member[] = []
+  const clientIdOwner = new Map<number, string>()
+  for (let start = 0; start < members; start += 200) {
+    const slice = await Promise.all(
+      Array.from({ length: Math.min(200, members - start) }, async (_, offset) => {
+        const userId = `u${start + offset}`
+        const token = await mintToken(secret, userId)
+        const socket = new WebSocket(`ws://127.0.0.1:${port}/v1/sync/bench?token=${token}`)
+        const member: Member = { userId, socket, doc: new Y.Doc(), seen: new Set(), arrivals: [] }
+        clientIdOwner.set(member.doc.clientID, userId)
+        socket.on('message', (data: Buffer) => {
+          const now = performance.now()
+          for (const key of receiptKeysOf(data)) {
+            const resolved = key.startsWith('origin:') ? `${clientIdOwner.get(Number(key.slice(7)))}/d` : key
+            if (!member.seen.has(resolved)) {
+              member.seen.add(resolved)
+              member.arrivals.push(now)
+            }
+          }
+        })
+        await new Promise((resolve, reject) => {
+          socket.once('open', resolve)
+          socket.once('error', reject)
+        })
+        return member
+      }),
+    )
+    all.push(...slice)
+  }
+
+  const latencies: number[] = []
+  let timedOut = 0
+  const cpuBefore = await cpu()
+  for (let round = 1; round <= rounds; round += 1) {
+    const writers = Array.from({ length: writersPerRound }, (_, i) => all[(round * writersPerRound + i) % members] as Member)
+    for (const member of all) {
+      member.seen.clear()
+      member.arrivals = []
+    }
+    decodedFrames.clear()
+
+    const updates = writers.map((writer) => {
+      let captured: Uint8Array = new Uint8Array()
+      writer.doc.once('update', (update: Uint8Array) => {
+        captured = update
+      })
+      writer.doc.getMap('receipts').set(`${writer.userId}/d`, round)
+      return { writer, frame: updateFrame(captured) }
+    })
+    const sentAt = performance.now()
+    for (const { writer, frame } of updates) writer.socket.send(frame)
+
+    const deadline = Date.now() + ROUND_TIMEOUT_MS
+    while (all.some((member) => member.seen.size < writersPerRound) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+    for (const member of all) {
+      for (const arrival of member.arrivals) latencies.push(arrival - sentAt)
+      timedOut += writersPerRound - member.seen.size
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  const cpuAfter = await cpu()
+
+  const receipts = rounds * writersPerRound
+  const serverCpuMs = (cpuAfter.user - cpuBefore.user + cpuAfter.system - cpuBefore.system) / 1000
+  latencies.sort((a, b) => a - b)
+  const line = [
+    `members ${members}`,
+    `receipts ${receipts}`,
+    `deliveries ${latencies.length}`,
+    `p50 ${percentile(latencies, 50).toFixed(1)} ms`,
+    `p99 ${percentile(latencies, 99).toFixed(1)} ms`,
+    `max ${(latencies.at(-1) ?? Number.NaN).toFixed(1)} ms`,
+    `server CPU ${((serverCpuMs / receipts) * 1000).toFixed(0)} ms per 1,000 receipts`,
+    `missing ${timedOut}`,
+  ]
+  process.stdout.write(`${line.join(' | ')}\n`)
+
+  for (const member of all) member.socket.close()
+  child.send('stop')
+  await new Promise((resolve) => child.once('exit', resolve))
+}
+
+for (const members of memberCounts) await runScenario(members)
