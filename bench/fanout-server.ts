@@ -12,12 +12,19 @@ const secret = process.env.BENCH_SECRET as string
 const batchWindowMs = Number(process.env.BENCH_BATCH_WINDOW_MS ?? 5)
 
 const dataDir = mkdtempSync(join(tmpdir(), 'readmark-bench-'))
-const server = await createServer({ dataDir, authSecret: secret, port: 0, batchWindowMs, maxConnectionsPerUser: 4 })
+const server = await createServer({
+  dataDir,
+  authSecret: secret,
+  port: 0,
+  batchWindowMs,
+  maxConnectionsPerUser: 4,
+})
 const port = await server.listen()
 
 const memberIds = Array.from({ length: members }, (_, i) => ({ userId: `u${i}` }))
 await server.groups.createGroup({ id: 'bench', members: memberIds })
-for (let seq = 1; seq <= head; seq += 1) await server.groups.sendMessage('bench', 'u0', `m${seq}`, undefined)
+for (let seq = 1; seq <= head; seq += 1)
+  await server.groups.sendMessage('bench', 'u0', `m${seq}`, undefined)
 
 process.on('message', async (message: string) => {
   if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() })

@@ -69,8 +69,10 @@ function decodeReceiptKeys(frame: Uint8Array): string[] {
   if (decoding.readVarUint(decoder) !== 2) return []
   const keys: string[] = []
   for (const struct of Y.decodeUpdate(decoding.readVarUint8Array(decoder)).structs) {
-    if (struct instanceof Y.Item && typeof struct.parentSub === 'string') keys.push(struct.parentSub)
-    else if (struct instanceof Y.Item && struct.origin !== null) keys.push(`origin:${struct.id.client}`)
+    if (struct instanceof Y.Item && typeof struct.parentSub === 'string')
+      keys.push(struct.parentSub)
+    else if (struct instanceof Y.Item && struct.origin !== null)
+      keys.push(`origin:${struct.id.client}`)
   }
   return keys
 }
@@ -78,7 +80,13 @@ function decodeReceiptKeys(frame: Uint8Array): string[] {
 async function runScenario(members: number): Promise<void> {
   const secret = randomBytes(32).toString('hex')
   const child = fork(new URL('./fanout-server.ts', import.meta.url), {
-    execArgv: ['--import', 'tsx', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])],
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(process.env.BENCH_CPU_PROF
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+        : []),
+    ],
     env: {
       ...process.env,
       BENCH_MEMBERS: String(members),
@@ -87,7 +95,9 @@ async function runScenario(members: number): Promise<void> {
       BENCH_BATCH_WINDOW_MS: values['batch-window-ms'],
     },
   })
-  const port = await new Promise<number>((resolve) => child.once('message', (m: { port: number }) => resolve(m.port)))
+  const port = await new Promise<number>((resolve) =>
+    child.once('message', (m: { port: number }) => resolve(m.port)),
+  )
   const cpu = () =>
     new Promise<NodeJS.CpuUsage>((resolve) => {
       child.once('message', (m: { cpu: NodeJS.CpuUsage }) => resolve(m.cpu))
@@ -108,7 +118,9 @@ async function runScenario(members: number): Promise<void> {
         socket.on('message', (data: Buffer) => {
           const now = performance.now()
           for (const key of receiptKeysOf(data)) {
-            const resolved = key.startsWith('origin:') ? `${clientIdOwner.get(Number(key.slice(7)))}/d` : key
+            const resolved = key.startsWith('origin:')
+              ? `${clientIdOwner.get(Number(key.slice(7)))}/d`
+              : key
             if (!member.seen.has(resolved)) {
               member.seen.add(resolved)
               member.arrivals.push(now)
@@ -129,7 +141,10 @@ async function runScenario(members: number): Promise<void> {
   let timedOut = 0
   const cpuBefore = await cpu()
   for (let round = 1; round <= rounds; round += 1) {
-    const writers = Array.from({ length: writersPerRound }, (_, i) => all[(round * writersPerRound + i) % members] as Member)
+    const writers = Array.from(
+      { length: writersPerRound },
+      (_, i) => all[(round * writersPerRound + i) % members] as Member,
+    )
     for (const member of all) {
       member.seen.clear()
       member.arrivals = []

@@ -30,9 +30,13 @@ export function createApp(services: AppServices): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) {
-        throw new AppError('invalid_request', 'request failed validation', {
-          issues: result.error.issues,
-        })
+        throw new AppError(
+          'invalid_request',
+          validationMessage(result.target, result.error.issues),
+          {
+            issues: result.error.issues,
+          },
+        )
       }
     },
   })
@@ -58,6 +62,21 @@ export function createApp(services: AppServices): OpenAPIHono<AppEnv> {
     return c.body(body, 200, { 'content-type': services.metrics.registry.contentType })
   })
   return app
+}
+
+/** Names the part of the request that failed and its first problems, for example `invalid query: limit: …`. */
+function validationMessage(
+  target: string,
+  issues: ReadonlyArray<{ path: readonly PropertyKey[]; message: string }>,
+): string {
+  let part = target
+  if (target === 'json') part = 'body'
+  if (target === 'param') part = 'path'
+  const problems = issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`)
+  const more = issues.length > 3 ? `; and ${issues.length - 3} more` : ''
+  return `invalid ${part}: ${problems.join('; ')}${more}`
 }
 
 function errorResponse(c: Context, error: Error, services: AppServices): Response {

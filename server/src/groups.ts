@@ -20,6 +20,9 @@ import type { GroupSummary, SummaryService } from './summaries.ts'
 import type { Room } from './sync/room.ts'
 import type { Rooms } from './sync/rooms.ts'
 
+/** Messages that one retention step reads and removes at a time. */
+const EXPIRE_BATCH_SIZE = 1_000
+
 export interface GroupServiceDependencies {
   rooms: Rooms
   summaries: SummaryService
@@ -155,7 +158,16 @@ export class GroupService {
       const existingSeq = await summaries.store.getSeqOfClientMessageId(groupId, clientMessageId)
       if (existingSeq !== undefined) {
         const existing = await summaries.store.getMessage(groupId, existingSeq)
-        if (existing !== undefined) return { message: existing, created: false }
+        if (existing !== undefined) {
+          const sameBody = existing.deleted === true || existing.body === body
+          if (existing.sender !== sender || !sameBody) {
+            throw new AppError(
+              'conflict',
+              `clientMessageId "${clientMessageId}" already identifies message ${existing.seq} with another sender or body; use a new id for a new message`,
+            )
+          }
+          return { message: existing, created: false }
+        }
       }
       if (!isCurrentMember(room.summary.members.get(sender))) {
         throw new AppError('forbidden', `user "${sender}" is not a member of group "${groupId}"`)
@@ -201,7 +213,8 @@ export class GroupService {
 
   /**
    * Raises the user's watermark to seq through the server's own receipt key, for backends and
-   * clients without a replica. A seq at or below W changes nothing. Returns W after the call.
+   * clients without a replica, and clears the "marked unread" flag. A seq at or below W leaves W
+   * as it is but still clears the flag. Returns W after the call.
    */
   markRead(groupId: string, userId: string, seq: number): Promise<number> {
     return this.#withRoom(groupId, async (room) => {
@@ -216,9 +229,77 @@ export class GroupService {
       }
 
       const watermark = room.summary.watermarks.get(userId) ?? 0
-      if (seq <= watermark) return watermark
+      if (seq <= watermark) {
+        if (room.summary.markedUnread.has(userId)) {
+          await this.#deps.summaries.setMarkedUnread(room.summary, userId, false)
+        }
+        return watermark
+      }
+      // The advance clears the flag too: SummaryService.advance does it for every advance.
       await room.change((groupDoc) => groupDoc.receipts.set(receiptKey(userId, SERVER_DEVICE), seq))
       return room.summary.watermarks.get(userId) ?? seq
+    })
+  }
+
+  /**
+   * Sets or clears the "marked unread" flag of a current member. W stays as it is, and the
+   * group's document is not loaded. Returns the summary the flag was set in.
+   */
+  setMarkedUnread(groupId: string, userId: string, marked: boolean): Promise<GroupSummary> {
+    return this.#serialize(groupId, async () => {
+      const summary = await this.#deps.summaries.get(groupId)
+      if (summary === undefined) throw new AppError('not_found', `group "${groupId}" not found`)
+      if (!isCurrentMember(summary.members.get(userId))) {
+        throw new AppError('forbidden', `user "${userId}" is not a member of group "${groupId}"`)
+      }
+
+      if (summary.markedUnread.has(userId) !== marked) {
+        await this.#deps.summaries.setMarkedUnread(summary, userId, marked)
+      }
+      return summary
+    })
+  }
+
+  /**
+   * Removes every message sent before `before` (ms since the epoch) from the log, the summaries
+   * and the document's window, for retention. Returns how many messages were removed.
+   */
+  expireMessages(groupId: string, before: number): Promise<number> {
+    return this.#serialize(groupId, async () => {
+      const { summaries, rooms, messageWindow } = this.#deps
+      const summary = await summaries.get(groupId)
+      if (summary === undefined) return 0
+
+      let removed = 0
+      for (;;) {
+        const batch = await summaries.store.listMessagesBefore(groupId, before, EXPIRE_BATCH_SIZE)
+        if (batch.length === 0) break
+        await summaries.forgetMessages(
+          summary,
+          batch,
+          batch.map((message) => message.id),
+        )
+        removed += batch.length
+      }
+      if (removed === 0) return 0
+
+      // The window contains the most recent messages, so only a group whose window reaches back
+      // to an expired seq needs its document loaded.
+      const expiredThrough = summary.group.expiredThrough ?? 0
+      if (expiredThrough > summary.head - messageWindow) {
+        await rooms.use(groupId, (room) =>
+          room.change((groupDoc) => {
+            const firstKept = groupDoc.messages
+              .toArray()
+              .findIndex((message) => message.seq > expiredThrough)
+            const count = firstKept < 0 ? groupDoc.messages.length : firstKept
+            if (count > 0) groupDoc.messages.delete(0, count)
+          }),
+        )
+      }
+
+      this.#deps.logger.info({ group: groupId, removed, expiredThrough }, 'messages expired')
+      return removed
     })
   }
 

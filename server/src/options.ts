@@ -30,6 +30,8 @@ export const serverOptionsSchema = z.object({
   rateLimitPerMinute: z.number().int().min(1).default(6_000),
   /** When set, messages older than this many days are removed with their summaries. */
   retentionDays: z.number().positive().optional(),
+  /** Interval of the retention sweep over every group, in ms. Used only when retentionDays is set. */
+  retentionIntervalMs: z.number().int().min(1).default(3_600_000),
   /** Minimum gap between two server-sent events of one group, in ms. */
   eventIntervalMs: z.number().int().min(0).default(250),
 })

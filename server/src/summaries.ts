@@ -1,17 +1,12 @@
 import {
   type Advance,
   addMessageToIndex,
-  buildCountIndex,
-  buildMessageIndex,
-  type CountIndex,
-  type GroupState,
   type MemberRecord,
-  type MessageFacts,
-  type MessageIndex,
   type MessageRecord,
   markDeletedInIndex,
 } from '@readmark/shared'
 import type { Logger } from 'pino'
+import { factsOf, GroupSummary } from './group-summary.ts'
 import type { ServerMetrics } from './metrics.ts'
 import {
   type GroupRecord,
@@ -20,65 +15,12 @@ import {
   type SummaryStore,
   summaryKeys,
 } from './storage/summary-store.ts'
+import { UserGroupIndex } from './user-groups.ts'
+
+export { GroupSummary } from './group-summary.ts'
 
 /** What changed in a group's summary; server-sent events forward these. */
 export type SummaryChange = 'receipts' | 'members' | 'messages'
-
-/**
- * The derived summary of one group in memory: members, watermarks with their advance logs and the
- * message index. REST queries read it; the count index is rebuilt lazily after a change.
- */
-export class GroupSummary {
-  readonly id: string
-  group: GroupRecord
-  readonly members: Map<string, MemberRecord>
-  readonly watermarks: Map<string, number>
-  readonly advances: Map<string, Advance[]>
-  readonly messageIndex: MessageIndex
-  /** Sender, time and deletion of every message in the log, by seq. */
-  readonly messages: Map<number, MessageFacts & { at: number }>
-  readonly markedUnread: Set<string>
-  #countIndex: CountIndex | null = null
-
-  constructor(stored: StoredGroup) {
-    this.id = stored.group.id
-    this.group = stored.group
-    this.members = stored.members
-    this.watermarks = stored.watermarks
-    this.advances = stored.advances
-    this.markedUnread = stored.markedUnread
-    this.messages = new Map()
-    for (const message of stored.messages) this.messages.set(message.seq, factsOf(message))
-    this.messageIndex = buildMessageIndex(this.messages.values())
-  }
-
-  get head(): number {
-    return this.group.head
-  }
-
-  state(): GroupState {
-    return { head: this.group.head, members: this.members, watermarks: this.watermarks }
-  }
-
-  /** Returns the count index, rebuilding it when members or watermarks changed since the last build. */
-  countIndex(): CountIndex {
-    if (this.#countIndex === null) this.#countIndex = buildCountIndex(this.state())
-    return this.#countIndex
-  }
-
-  invalidate(): void {
-    this.#countIndex = null
-  }
-}
-
-function factsOf(message: MessageRecord): MessageFacts & { at: number } {
-  return {
-    seq: message.seq,
-    sender: message.sender,
-    deleted: message.deleted === true,
-    at: message.at,
-  }
-}
 
 type ChangeListener = (groupId: string, change: SummaryChange) => void
 
@@ -91,12 +33,16 @@ export class SummaryService {
   readonly #logger: Logger
   readonly #metrics: ServerMetrics
   readonly #groups = new Map<string, Promise<GroupSummary | undefined>>()
+  /** The summaries of #groups that have finished loading. */
+  readonly #loaded = new Map<string, GroupSummary>()
   readonly #listeners = new Set<ChangeListener>()
+  readonly #userGroups: UserGroupIndex
 
   constructor(store: SummaryStore, logger: Logger, metrics: ServerMetrics) {
     this.#store = store
     this.#logger = logger
     this.#metrics = metrics
+    this.#userGroups = new UserGroupIndex(store)
   }
 
   get store(): SummaryStore {
@@ -113,12 +59,24 @@ export class SummaryService {
           return undefined
         }
         this.#logger.debug({ group: groupId, members: stored.members.size }, 'summary loaded')
-        return new GroupSummary(stored)
+        const summary = new GroupSummary(stored)
+        this.#loaded.set(groupId, summary)
+        return summary
       })
       loading.catch(() => this.#groups.delete(groupId))
       this.#groups.set(groupId, loading)
     }
     return loading
+  }
+
+  /** Returns a group's summary if it has been loaded, without waiting, for hot loops over many groups. */
+  peek(groupId: string): GroupSummary | undefined {
+    return this.#loaded.get(groupId)
+  }
+
+  /** Returns the ids of the groups a user is a member of now, sorted, without loading them. */
+  userGroups(userId: string): Promise<string[]> {
+    return this.#userGroups.list(userId)
   }
 
   /** Calls listener after every change of any group; returns the function that removes it. */
@@ -137,7 +95,9 @@ export class SummaryService {
       messages: [],
       markedUnread: new Set(),
     }
-    this.#groups.set(group.id, Promise.resolve(new GroupSummary(stored)))
+    const summary = new GroupSummary(stored)
+    this.#groups.set(group.id, Promise.resolve(summary))
+    this.#loaded.set(group.id, summary)
 
     const operations: SummaryOperation[] = [
       { type: 'put', key: summaryKeys.group(group.id), value: group },
@@ -145,8 +105,11 @@ export class SummaryService {
     for (const [userId, record] of members) {
       operations.push({ type: 'put', key: summaryKeys.member(group.id, userId), value: record })
       operations.push({ type: 'put', key: summaryKeys.userGroup(userId, group.id), value: 1 })
+      this.#userGroups.recordChange(userId, group.id, true)
     }
-    return this.#write(group.id, 'members', operations)
+    const written = this.#write(group.id, 'members', operations)
+    this.#userGroups.trackWrite(written)
+    return written
   }
 
   /**
@@ -185,7 +148,7 @@ export class SummaryService {
     current: boolean,
   ): Promise<void> {
     summary.members.set(userId, record)
-    summary.invalidate()
+    summary.invalidateMembers()
 
     const operations: SummaryOperation[] = [
       { type: 'put', key: summaryKeys.member(summary.id, userId), value: record },
@@ -196,7 +159,10 @@ export class SummaryService {
     if (!current && summary.markedUnread.delete(userId)) {
       operations.push({ type: 'del', key: summaryKeys.markedUnread(summary.id, userId) })
     }
-    return this.#write(summary.id, 'members', operations)
+    this.#userGroups.recordChange(userId, summary.id, current)
+    const written = this.#write(summary.id, 'members', operations)
+    this.#userGroups.trackWrite(written)
+    return written
   }
 
   /** Appends a message to the log and moves head to its seq. */
@@ -247,15 +213,27 @@ export class SummaryService {
     ])
   }
 
-  /** Forgets messages of the log, for retention; their receipts go with them. */
+  /**
+   * Forgets the oldest messages of the log, for retention: messages must be every logged message
+   * up to the highest seq among them. From then on they count like deleted ones, their
+   * clientMessageIds may be used again, and the advances that only they needed are dropped.
+   */
   forgetMessages(
     summary: GroupSummary,
     messages: MessageRecord[],
     clientMessageIds: string[],
   ): Promise<void> {
+    if (messages.length === 0) return Promise.resolve()
+
     const operations: SummaryOperation[] = []
+    let expiredThrough = summary.group.expiredThrough ?? 0
     for (const message of messages) {
+      const facts = summary.messages.get(message.seq)
+      if (facts !== undefined && facts.deleted !== true) {
+        markDeletedInIndex(summary.messageIndex, facts)
+      }
       summary.messages.delete(message.seq)
+      expiredThrough = Math.max(expiredThrough, message.seq)
       operations.push({ type: 'del', key: summaryKeys.message(summary.id, message.seq) })
     }
     for (const clientMessageId of clientMessageIds) {
@@ -264,6 +242,21 @@ export class SummaryService {
         key: summaryKeys.clientMessageId(summary.id, clientMessageId),
       })
     }
+
+    // A read time is the first advance at or above a seq, so advances up to expiredThrough can only
+    // be read times of messages that are gone.
+    for (const [userId, advances] of summary.advances) {
+      let obsolete = 0
+      while (obsolete < advances.length && (advances[obsolete] as Advance).seq <= expiredThrough) {
+        obsolete += 1
+      }
+      for (const advance of advances.splice(0, obsolete)) {
+        operations.push({ type: 'del', key: summaryKeys.advance(summary.id, userId, advance.seq) })
+      }
+    }
+
+    summary.group = { ...summary.group, expiredThrough }
+    operations.push({ type: 'put', key: summaryKeys.group(summary.id), value: summary.group })
     return this.#write(summary.id, 'messages', operations)
   }
 

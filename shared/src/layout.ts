@@ -1,4 +1,4 @@
-import type * as Y from 'yjs'
+import * as Y from 'yjs'
 import { parseReceiptKey, receiptKey } from './ids.ts'
 import type { MemberRecord, MessageRecord, Period } from './schemas.ts'
 
@@ -42,13 +42,14 @@ export function readHead(group: GroupDoc): number {
 }
 
 /**
- * Returns W(u): the maximum over the user's device keys, 0 when it has none. O(keys in the map),
- * so callers that need every user's watermark use readWatermarks.
+ * Returns W(u): the maximum over the user's device keys, 0 when it has none. Values the replica
+ * holds as pending count too (see readPendingReceipts). O(keys in the map), so callers that need
+ * every user's watermark use readWatermarks.
  */
 export function readWatermark(receipts: Y.Map<number>, userId: string): number {
   const prefix = `${userId}/`
   let watermark = 0
-  for (const [key, value] of receipts) {
+  for (const [key, value] of [...receipts.entries(), ...readPendingReceipts(receipts)]) {
     if (key.startsWith(prefix) && typeof value === 'number' && value > watermark) watermark = value
   }
   return watermark
@@ -57,7 +58,7 @@ export function readWatermark(receipts: Y.Map<number>, userId: string): number {
 /** Returns W(u) of every user with a receipt, in one pass over the map. O(keys). */
 export function readWatermarks(receipts: Y.Map<number>): Map<string, number> {
   const watermarks = new Map<string, number>()
-  for (const [key, value] of receipts) {
+  for (const [key, value] of [...receipts.entries(), ...readPendingReceipts(receipts)]) {
     const parsed = parseReceiptKey(key)
     if (parsed === null || typeof value !== 'number') continue
 
@@ -65,6 +66,73 @@ export function readWatermarks(receipts: Y.Map<number>): Map<string, number> {
     if (value > current) watermarks.set(parsed.userId, value)
   }
   return watermarks
+}
+
+/**
+ * Returns the receipt values that a replica has received but Yjs still holds back, as
+ * [key, value] pairs.
+ *
+ * Yjs applies the deletions of an update at once but keeps its items pending until the updates
+ * they build on have arrived. A replica that gets the overwrite of a receipt before an earlier
+ * update of the same Yjs client has therefore lost the old value without showing the new one,
+ * which the server accepted only because it is at least as high. Counting the pending values
+ * keeps W(u) from dropping meanwhile. Returns nothing when no struct is pending, which is always
+ * the case on the server because it rejects updates with gaps. O(P²) in the worst case for P
+ * pending items.
+ */
+function readPendingReceipts(receipts: Y.Map<number>): Array<[string, number]> {
+  const root: unknown = receipts
+  const doc = receipts.doc
+  const pending = doc?.store.pendingStructs
+  if (doc === null || doc === undefined || pending === null || pending === undefined) return []
+
+  const itemsByClient = new Map<number, Y.Item[]>()
+  let itemCount = 0
+  for (const struct of Y.decodeUpdateV2(pending.update).structs) {
+    if (!(struct instanceof Y.Item)) continue
+    itemCount += 1
+    const items = itemsByClient.get(struct.id.client) ?? []
+    items.push(struct)
+    itemsByClient.set(struct.id.client, items)
+  }
+
+  // A decoded item names its root and key only when it has no neighbour; otherwise they come from
+  // its origin, which is pending too or already in the document.
+  const findPending = (id: Y.ID): Y.Item | undefined =>
+    itemsByClient
+      .get(id.client)
+      ?.find((item) => item.id.clock <= id.clock && id.clock < item.id.clock + item.length)
+  const keyOf = (item: Y.Item): string | null => {
+    let current = item
+    for (let steps = 0; steps <= itemCount; steps++) {
+      if (typeof current.parent === 'string') {
+        return doc.share.get(current.parent) === root ? current.parentSub : null
+      }
+      const reference = current.origin ?? current.rightOrigin
+      if (current.parent !== null || reference === null) return null
+
+      const next = findPending(reference)
+      if (next === undefined) {
+        if (reference.clock >= Y.getState(doc.store, reference.client)) return null
+        const stored = Y.getItem(doc.store, reference)
+        return stored instanceof Y.Item && stored.parent === root ? stored.parentSub : null
+      }
+      current = next
+    }
+    return null
+  }
+
+  const values: Array<[string, number]> = []
+  for (const items of itemsByClient.values()) {
+    for (const item of items) {
+      const value = item.content instanceof Y.ContentAny ? item.content.arr.at(-1) : undefined
+      if (typeof value !== 'number') continue
+
+      const key = keyOf(item)
+      if (key !== null) values.push([key, value])
+    }
+  }
+  return values
 }
 
 /**

@@ -59,14 +59,69 @@ export const putMemberBodySchema = z.object({
 })
 export type PutMemberBody = z.infer<typeof putMemberBodySchema>
 
+/**
+ * Body of `POST /v1/groups/:gid/messages`. `userId` names the sender: a service token must set it,
+ * a user token may only name itself.
+ */
 export const sendMessageBodySchema = z.object({
   clientMessageId: idSchema,
   body: z.string().max(MAX_BODY_LENGTH).optional(),
+  userId: idSchema.optional(),
 })
 export type SendMessageBody = z.infer<typeof sendMessageBodySchema>
 
-export const readBodySchema = z.object({ seq: seqSchema })
+/** Body of `POST /v1/groups/:gid/read`. `userId` works as in sendMessageBodySchema. */
+export const readBodySchema = z.object({ seq: seqSchema, userId: idSchema.optional() })
 export type ReadBody = z.infer<typeof readBodySchema>
+
+/** Body of `POST /v1/groups/:gid/unread`. `userId` works as in sendMessageBodySchema. */
+export const markUnreadBodySchema = z.object({ userId: idSchema.optional() })
+export type MarkUnreadBody = z.infer<typeof markUnreadBodySchema>
+
+/** A member in REST responses: the stored record with the user id and W(u). */
+export const memberSchema = memberRecordSchema.extend({
+  userId: idSchema,
+  /** False for a former member, whose record stays for the counts of old messages. */
+  current: z.boolean(),
+  watermark: seqSchema,
+})
+export type Member = z.infer<typeof memberSchema>
+
+/** A group in REST responses. */
+export const groupSchema = z.object({
+  id: idSchema,
+  head: seqSchema,
+  /** Server time of creation, in ms since the epoch. */
+  createdAt: z.number().int(),
+  members: z.array(memberSchema),
+})
+export type Group = z.infer<typeof groupSchema>
+
+/** Response of `POST /v1/groups/:gid/messages`. `created` is false for a repeated clientMessageId. */
+export const sentMessageSchema = messageRecordSchema.extend({ created: z.boolean() })
+export type SentMessage = z.infer<typeof sentMessageSchema>
+
+/** A logged message with its counts, as `GET /v1/groups/:gid/messages` lists it. */
+export const messageWithCountsSchema = messageRecordSchema.extend({
+  readCount: z.number().int().nonnegative(),
+  unreadCount: z.number().int().nonnegative(),
+})
+export type MessageWithCounts = z.infer<typeof messageWithCountsSchema>
+
+/** One page of history. `nextAfter` is the `after` of the next page, or null on the last one. */
+export const messagePageSchema = z.object({
+  messages: z.array(messageWithCountsSchema),
+  nextAfter: seqSchema.nullable(),
+})
+export type MessagePage = z.infer<typeof messagePageSchema>
+
+/** Response of `POST /read` and of `POST` and `DELETE /unread`: the user's W and flag afterwards. */
+export const readStateSchema = z.object({
+  userId: idSchema,
+  watermark: seqSchema,
+  markedUnread: z.boolean(),
+})
+export type ReadState = z.infer<typeof readStateSchema>
 
 export const readerSchema = z.object({
   userId: idSchema,
@@ -74,6 +129,11 @@ export const readerSchema = z.object({
 })
 export type Reader = z.infer<typeof readerSchema>
 
+/**
+ * Response of `GET /v1/groups/:gid/messages/:seq/receipts`. The counts cover the whole audience;
+ * `readers` and `unread` cover one page of it in user id order. `nextCursor` is the cursor of the
+ * next page, or null when this page reached the end of the member list.
+ */
 export const receiptsResponseSchema = z.object({
   seq: seqSchema,
   readCount: z.number().int().nonnegative(),
@@ -96,6 +156,63 @@ export const unreadResponseSchema = z.object({
   ),
 })
 export type UnreadResponse = z.infer<typeof unreadResponseSchema>
+
+/** Response of `GET /v1/groups/:gid/summary`. */
+export const groupSummarySchema = z.object({
+  groupId: idSchema,
+  head: seqSchema,
+  createdAt: z.number().int(),
+  /** Current members, bots included. */
+  memberCount: z.number().int().nonnegative(),
+  /** W(u) of every current member. */
+  watermarks: z.record(z.string(), seqSchema),
+  /**
+   * Σ readCount / Σ (readCount + unreadCount) over the messages counted in readRateMessages, or
+   * null when they have no audience.
+   */
+  readRate: z.number().min(0).max(1).nullable(),
+  /** Logged messages the read rate covers: the most recent ones, as many as the window holds. */
+  readRateMessages: z.number().int().nonnegative(),
+})
+export type GroupSummaryResponse = z.infer<typeof groupSummarySchema>
+
+/** Response of `GET /v1/groups/:gid/stats`: messages sent in [from, to) and how they were read. */
+export const groupStatsSchema = z.object({
+  groupId: idSchema,
+  from: z.number().int(),
+  to: z.number().int(),
+  /** Messages counted: not deleted, sent in the range, at most the `limit` most recent. */
+  messages: z.number().int().nonnegative(),
+  /** True when more messages fell in the range than `limit`. */
+  truncated: z.boolean(),
+  readRate: z.number().min(0).max(1).nullable(),
+  /** Reads with a known read time, which the percentiles are taken over. */
+  reads: z.number().int().nonnegative(),
+  /** Median time from sending to reading, in ms; null without reads. */
+  medianTimeToReadMs: z.number().nonnegative().nullable(),
+  /** 90th percentile of the time from sending to reading, in ms; null without reads. */
+  p90TimeToReadMs: z.number().nonnegative().nullable(),
+})
+export type GroupStats = z.infer<typeof groupStatsSchema>
+
+/** Data of a `counts` server-sent event of `GET /v1/groups/:gid/events`. */
+export const countsEventSchema = z.object({
+  groupId: idSchema,
+  head: seqSchema,
+  /** What changed since the previous event; empty in the first event of a stream. */
+  changes: z.array(z.enum(['receipts', 'members', 'messages'])),
+  /** The caller's unread count in the group; absent for a service token. */
+  unread: z.number().int().nonnegative().optional(),
+  /** Counts of the most recent logged messages, oldest first. */
+  messages: z.array(
+    z.object({
+      seq: seqSchema,
+      readCount: z.number().int().nonnegative(),
+      unreadCount: z.number().int().nonnegative(),
+    }),
+  ),
+})
+export type CountsEvent = z.infer<typeof countsEventSchema>
 
 /** Body of every error response; `code` is stable and meant for programs. */
 export const errorBodySchema = z.object({

@@ -134,6 +134,18 @@ function checkUpdate(
 ): Verdict {
   const { structs, ds } = Y.decodeUpdate(update)
   const store = doc.store
+
+  // Y.applyUpdate keeps only the last block of a client that an update lists twice, even an empty
+  // one, while decodeUpdate returns the structs of every block. Only an update that lists each
+  // client once, with at least one struct, is applied exactly as checked here.
+  const blocks = readBlockCount(update)
+  const clients = new Set(structs.map((struct) => struct.id.client))
+  if (clients.size !== blocks) {
+    throw new Rejection(
+      'malformed',
+      `update has ${blocks} client blocks for ${clients.size} clients; each client must have one block with structs`,
+    )
+  }
   const receipts = doc.getMap<number>(ROOT_RECEIPTS)
   const headValue = doc.getMap(ROOT_META).get(META_HEAD)
   const head = typeof headValue === 'number' ? headValue : 0
@@ -143,13 +155,32 @@ function checkUpdate(
   const freshItems: Y.Item[] = []
   const newClients: number[] = []
   const nextClocks = new Map<number, number>()
-  const freshGc = false
+  let freshGc = false
   for (const struct of structs) {
     const client = struct.id.client
     const known = nextClocks.get(client) ?? Y.getState(store, client)
+    // Y.applyUpdate integrates an empty item at the next clock, so it would look known here while
+    // it takes over a map key and deletes the key's value.
+    if (struct.length === 0) {
+      throw new Rejection('malformed', `update has an empty struct at ${idText(struct.id)}`)
+    }
+    // Y.applyUpdate creates every root type an update names, even in parts the document already
+    // has, so a resend with made-up root names would add types to the document.
+    if (
+      struct instanceof Y.Item &&
+      typeof struct.parent === 'string' &&
+      !doc.share.has(struct.parent)
+    ) {
+      throw new Rejection(
+        'server-root',
+        `update names root type "${struct.parent}", which the document does not have`,
+      )
+    }
+    // A replica with pending structs resends them after a Skip; a Skip over clocks the server has
+    // hides nothing, so it is ignored like any other known part.
+    if (struct.id.clock + struct.length <= known) continue
     if (struct instanceof Y.Skip)
       throw new Rejection('gap', `update skips clocks of client ${client}`)
-    if (struct.id.clock + struct.length <= known) continue
     if (struct.id.clock > known) {
       throw new Rejection(
         'gap',
@@ -162,6 +193,15 @@ function checkUpdate(
     if (owner !== undefined && owner !== userId) {
       throw new Rejection('foreign-client', `client id ${client} belongs to another writer`)
     }
+    if (client === doc.clientID) {
+      throw new Rejection('foreign-client', `client id ${client} is the server's own`)
+    }
+    if (owner === undefined && Y.getState(store, client) > 0) {
+      throw new Rejection(
+        'foreign-client',
+        `client id ${client} already wrote to the document and has no recorded owner`,
+      )
+    }
     if (owner === undefined && !newClients.includes(client)) newClients.push(client)
     if (struct instanceof Y.GC) {
       if (owner === undefined) {
@@ -170,6 +210,7 @@ function checkUpdate(
           `garbage-collected struct from new client ${client}`,
         )
       }
+      freshGc = true
       continue
     }
 
@@ -181,6 +222,27 @@ function checkUpdate(
     }
     items.push(item)
     freshItems.push(item)
+  }
+
+  // Y.applyUpdate looks up the origin, right origin and parent of every item, also of parts the
+  // document already has. It holds the rest of the update back when one is missing, and throws
+  // when one points at a later clock of the item's own client.
+  for (const struct of structs) {
+    if (!(struct instanceof Y.Item)) continue
+    const parent = struct.parent instanceof Y.ID ? struct.parent : null
+    for (const reference of [struct.origin, struct.rightOrigin, parent]) {
+      if (reference === null) continue
+      const available =
+        reference.client === struct.id.client
+          ? struct.id.clock
+          : (nextClocks.get(reference.client) ?? Y.getState(store, reference.client))
+      if (reference.clock >= available) {
+        throw new Rejection(
+          'gap',
+          `item ${idText(struct.id)} refers to ${idText(reference)}, which neither the update nor the server has before it`,
+        )
+      }
+    }
   }
 
   // Resolve where each fresh item goes and check its content.
@@ -212,6 +274,20 @@ function checkUpdate(
   for (const item of freshItems) {
     const placement = resolve(item, 0)
     const key = checkPlacement(placement, userId)
+
+    // Of an item that starts before the server's state, Y.applyUpdate integrates only the rest,
+    // linked behind the last clock the server has but under the item's own key. Both must be the
+    // same key, or the item would delete that clock's value.
+    const stored = Y.getState(store, item.id.client)
+    if (item.id.clock < stored) {
+      const previous = placementInDoc(doc, Y.createID(item.id.client, stored - 1))
+      if (previous.root !== placement.root || previous.key !== placement.key) {
+        throw new Rejection(
+          'invalid-structure',
+          `item ${idText(item.id)} continues a value of "${previous.key}" under "${key}"`,
+        )
+      }
+    }
     if (item.rightOrigin !== null) {
       throw new Rejection(
         'invalid-structure',
@@ -229,6 +305,10 @@ function checkUpdate(
   for (const [client, deletions] of ds.clients) {
     const known = Y.getState(store, client)
     for (const deletion of deletions) {
+      // Y.applyUpdate throws on an empty deletion of clocks the document does not have yet.
+      if (deletion.len === 0) {
+        throw new Rejection('malformed', `update deletes 0 structs of client ${client}`)
+      }
       const end = deletion.clock + deletion.len
       for (let clock = deletion.clock; clock < end; ) {
         const freshItem = findFresh(fresh, Y.createID(client, clock))
@@ -397,6 +477,18 @@ function findFresh(fresh: Map<number, Y.Item[]>, id: Y.ID): Y.Item | undefined {
     else return item
   }
   return undefined
+}
+
+/** Reads the number of client blocks, the variable-length integer that starts a V1 update. */
+function readBlockCount(update: Uint8Array): number {
+  let count = 0
+  let factor = 1
+  for (const byte of update) {
+    count += (byte & 0x7f) * factor
+    if (byte < 0x80) return count
+    factor *= 0x80
+  }
+  throw new Rejection('malformed', 'update ends inside its block count')
 }
 
 function idText(id: Y.ID): string {

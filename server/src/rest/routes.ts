@@ -1,7 +1,55 @@
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import type { AppEnv, AppServices } from '../app.ts'
+import { RetentionSweeper } from '../retention.ts'
+import { EventHub } from './event-hub.ts'
+import { registerEventRoutes } from './events.ts'
+import { registerGroupRoutes } from './groups.ts'
+import { registerMessageRoutes } from './messages.ts'
+import { authenticate, limitBody } from './middleware.ts'
+import { registerOpenApi } from './openapi.ts'
+import { registerQueryRoutes } from './queries.ts'
+import { RateLimiter } from './rate-limiter.ts'
+import { registerReadingRoutes } from './reading.ts'
+import { registerReceiptRoutes } from './receipts.ts'
+import { TokenCache } from './token-cache.ts'
 
-/** Registers every REST route under /v1; returns a function that stops their timers. */
-export function registerRoutes(_app: OpenAPIHono<AppEnv>, _services: AppServices): () => void {
-  return () => undefined
+/**
+ * Registers every REST route under /v1, the OpenAPI document and its page, and starts the
+ * retention sweep when retentionDays is set. Returns a function that stops their timers and ends
+ * the event streams.
+ */
+export function registerRoutes(app: OpenAPIHono<AppEnv>, services: AppServices): () => void {
+  const { options } = services
+  const logger = options.logger.child({ component: 'rest' })
+  const limiter = new RateLimiter(options.rateLimitPerMinute)
+  const tokens = new TokenCache(options.authSecret)
+  const hub = new EventHub(services.summaries, options.eventIntervalMs, logger)
+
+  app.use('/v1/*', authenticate(tokens, limiter), limitBody(options.maxBodyBytes))
+  registerGroupRoutes(app, services)
+  registerMessageRoutes(app, services)
+  registerReadingRoutes(app, services)
+  registerReceiptRoutes(app, services)
+  registerQueryRoutes(app, services)
+  registerEventRoutes(app, services, hub)
+  registerOpenApi(app)
+
+  let retention: RetentionSweeper | null = null
+  if (options.retentionDays !== undefined) {
+    retention = new RetentionSweeper({
+      groups: services.groups,
+      store: services.summaries.store,
+      logger: options.logger.child({ component: 'retention' }),
+      retentionDays: options.retentionDays,
+      intervalMs: options.retentionIntervalMs,
+    })
+    retention.start()
+  }
+
+  return () => {
+    limiter.stop()
+    tokens.clear()
+    hub.close()
+    void retention?.stop()
+  }
 }

@@ -24,6 +24,8 @@ export interface GroupRecord {
   createdAt: number
   /** Yjs client id the server writes this group's document with, kept so restarts add no new id. */
   serverClientId: number
+  /** Highest seq that retention has removed. Every message up to it is gone from the log. */
+  expiredThrough?: number
 }
 
 /** Everything persisted about one group, as loadGroup reads it. */
@@ -123,9 +125,8 @@ export class SummaryStore {
 
   /** Lists the ids of the groups the user is a member of now, in id order. */
   async listUserGroups(uid: string): Promise<string[]> {
-    const groups: string[] = []
-    for await (const key of this.#db.keys(prefixRange(`user!${uid}!`))) groups.push(lastPart(key))
-    return groups
+    const keys = await this.#db.keys(prefixRange(`user!${uid}!`)).all()
+    return keys.map(lastPart)
   }
 
   /** Lists every group id; for retention sweeps. */

@@ -4,6 +4,7 @@ import type { RawData, WebSocket } from 'ws'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import type { Caller } from '../auth.ts'
 import type { ServerMetrics } from '../metrics.ts'
+import { writeEncodedFrame } from './frame.ts'
 import {
   type ClientMessage,
   ProtocolError,
@@ -12,7 +13,6 @@ import {
   writePermissionDenied,
   writeSyncStep2,
 } from './protocol.ts'
-import { writeEncodedFrame } from './frame.ts'
 import type { Room, RoomConnection } from './room.ts'
 
 export interface ConnectionOptions {

@@ -1,0 +1,131 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
+import {
+  countMessage,
+  type GroupState,
+  listReaders,
+  listUnread,
+  type MemberRecord,
+  type MessageFacts,
+  type Reader,
+} from '@readmark/shared'
+import type { AppEnv, AppServices } from '../app.ts'
+import { AppError } from '../errors.ts'
+import type { GroupSummary } from '../summaries.ts'
+import { currentRole, findGroup, isManager } from './access.ts'
+import { api, errorResponses, jsonResponse, messageParams, receiptsQuery } from './schemas.ts'
+
+/** Smallest slice of the member list classified at a time, so sparse audiences take few slices. */
+const MIN_CHUNK = 64
+
+const getReceipts = createRoute({
+  method: 'get',
+  path: '/v1/groups/{gid}/messages/{seq}/receipts',
+  tags: ['queries'],
+  summary: 'Receipts of one message',
+  description:
+    'Its sender, owners, admins and the service. readCount and unreadCount cover the whole ' +
+    'audience; `readers` (with the server time of the read) and `unread` list one page of it in ' +
+    'user id order. Pass `nextCursor` as `cursor` for the next page.',
+  request: { params: messageParams, query: receiptsQuery },
+  responses: {
+    200: jsonResponse(api.Receipts, 'Counts and one page of readers and unread members.'),
+    ...errorResponses(400, 403, 404),
+  },
+})
+
+/** Registers the receipts of one message. */
+export function registerReceiptRoutes(app: OpenAPIHono<AppEnv>, services: AppServices): void {
+  app.openapi(getReceipts, async (c) => {
+    const { gid, seq } = c.req.valid('param')
+    const { cursor, limit } = c.req.valid('query')
+    const summary = await findGroup(services.summaries, gid)
+    const caller = c.get('caller')
+    const facts = summary.messages.get(seq)
+    if (facts === undefined) {
+      throw new AppError('not_found', `message ${seq} not found in group "${gid}"`)
+    }
+
+    const isSender =
+      facts.sender === caller.userId && currentRole(summary, caller.userId) !== undefined
+    if (!caller.service && !isSender && !isManager(summary, caller)) {
+      throw new AppError(
+        'forbidden',
+        `only its sender, owners, admins and the service may see the receipts of message ${seq}`,
+      )
+    }
+
+    const counts = countMessage(summary.countIndex(), facts)
+    const page = pageAudience(summary, facts, cursor, limit)
+    return c.json({ seq, ...counts, ...page }, 200)
+  })
+}
+
+interface AudiencePage {
+  readers: Reader[]
+  unread: string[]
+  nextCursor: string | null
+}
+
+/**
+ * Lists up to limit audience members of a message after the cursor, in user id order, split into
+ * readers and unread. It runs listReaders and listUnread on slices of the sorted member list, so a
+ * page costs O(members on it) rather than O(group size).
+ */
+export function pageAudience(
+  summary: GroupSummary,
+  message: MessageFacts,
+  cursor: string | undefined,
+  limit: number,
+): AudiencePage {
+  const ids = summary.sortedMemberIds()
+  const readers: Reader[] = []
+  const unread: string[] = []
+  let position = cursor === undefined ? 0 : firstIndexAfter(ids, cursor)
+  let lastListed: string | null = null
+
+  while (position < ids.length && readers.length + unread.length < limit) {
+    const end = Math.min(ids.length, position + Math.max(limit, MIN_CHUNK))
+    const slice = new Map<string, MemberRecord>()
+    for (const userId of ids.slice(position, end)) {
+      const record = summary.members.get(userId)
+      if (record !== undefined) slice.set(userId, record)
+    }
+    const state: GroupState = { ...summary.state(), members: slice }
+    const sliceReaders = listReaders(state, message, summary.advances)
+    const sliceUnread = listUnread(state, message)
+
+    // Merge the two lists, both sorted by user id, until the page is full.
+    let r = 0
+    let u = 0
+    while (readers.length + unread.length < limit) {
+      const reader = sliceReaders[r]
+      const unreadId = sliceUnread[u]
+      if (reader === undefined && unreadId === undefined) break
+      if (unreadId === undefined || (reader !== undefined && reader.userId < unreadId)) {
+        readers.push(reader as Reader)
+        lastListed = (reader as Reader).userId
+        r += 1
+      } else {
+        unread.push(unreadId)
+        lastListed = unreadId
+        u += 1
+      }
+    }
+    const sliceDone = r === sliceReaders.length && u === sliceUnread.length
+    position = sliceDone ? end : firstIndexAfter(ids, lastListed as string)
+  }
+
+  return { readers, unread, nextCursor: position < ids.length ? lastListed : null }
+}
+
+/** Returns the index of the first id greater than value in a sorted array. */
+function firstIndexAfter(sorted: readonly string[], value: string): number {
+  let low = 0
+  let high = sorted.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if ((sorted[middle] as string) <= value) low = middle + 1
+    else high = middle
+  }
+  return low
+}
