@@ -74,6 +74,8 @@ export class Room {
   #lastWrite: Promise<void> = Promise.resolve()
   /** Set after a failed store: the next store writes the whole state, and confirmations wait for it. */
   #unstored = false
+  /** The document's state vector as of the last finished store, which greetings carry. */
+  #storedStateVector: Uint8Array
 
   constructor(
     id: string,
@@ -88,6 +90,7 @@ export class Room {
     this.summary = summary
     this.owners = owners
     this.#deps = deps
+    this.#storedStateVector = Y.encodeStateVector(doc)
     this.awareness = new awarenessProtocol.Awareness(doc)
     this.awareness.setLocalState(null)
 
@@ -172,9 +175,12 @@ export class Room {
     for (const connection of this.connections) connection.sendEncoded(frame)
   }
 
-  /** Sends a new connection the server's state vector and the current awareness states. */
+  /**
+   * Sends a new connection the state vector of what is stored, so that a client never takes a
+   * batch still being written for confirmed, and the current awareness states.
+   */
   greet(connection: RoomConnection): void {
-    connection.send(writeSyncStep1(Y.encodeStateVector(this.doc)))
+    connection.send(writeSyncStep1(this.#storedStateVector))
     const clients = [...this.awareness.getStates().keys()]
     if (clients.length > 0) {
       connection.send(
@@ -212,11 +218,12 @@ export class Room {
     this.broadcast(writeUpdate(update))
 
     const confirmTo = origin === BATCH_ORIGIN ? this.#batchConnections : null
-    const stateVector = confirmTo === null ? null : Y.encodeStateVector(this.doc)
+    const stateVector = Y.encodeStateVector(this.doc)
     const stored = this.#lastWrite.then(() => this.#store(update))
     this.#lastWrite = stored.then(
       () => {
-        if (confirmTo === null || stateVector === null) return
+        if (!this.#unstored) this.#storedStateVector = stateVector
+        if (confirmTo === null) return
         const frame = writeSyncStep1(stateVector)
         for (const connection of confirmTo) {
           if (this.connections.has(connection)) connection.send(frame)

@@ -1,0 +1,26 @@
+/** Entry point for Node and desktop apps: the client with LevelDB storage and a lock file. */
+export {
+  type BackoffOptions,
+  type ChangeEvent,
+  type ClientOptions,
+  type ClientStorage,
+  type ConnectionStatus,
+  createClient,
+  type GetToken,
+  type GroupEvents,
+  type GroupSession,
+  type Listener,
+  type Message,
+  type MessageCounts,
+  type MessageWithCounts,
+  memoryStorage,
+  type OpenStorage,
+  type OutboxEntry,
+  ReadmarkClient,
+  ReadmarkError,
+  type ReadmarkErrorCode,
+  type ReplicaStore,
+  type SentMessage,
+  type WebSocketConstructor,
+} from './index.ts'
+export { leveldbStorage } from './node/leveldb-storage.ts'
