@@ -42,8 +42,8 @@ export function readHead(group: GroupDoc): number {
 }
 
 /**
- * Returns W(u): the maximum over the user's device keys, 0 when it has none. Values the replica
- * holds as pending count too (see readPendingReceipts). O(keys in the map), so callers that need
+ * Returns W(u): the maximum over the user's device keys, 0 when it has none. Pending values of
+ * the replica count too (see readPendingReceipts). O(keys in the map), so callers that need
  * every user's watermark use readWatermarks.
  */
 export function readWatermark(receipts: Y.Map<number>, userId: string): number {
@@ -69,16 +69,16 @@ export function readWatermarks(receipts: Y.Map<number>): Map<string, number> {
 }
 
 /**
- * Returns the receipt values that a replica has received but Yjs still holds back, as
- * [key, value] pairs.
+ * Returns the receipt values that a replica has received but Yjs keeps pending, as [key, value]
+ * pairs.
  *
  * Yjs applies the deletions of an update at once but keeps its items pending until the updates
  * they build on have arrived. A replica that gets the overwrite of a receipt before an earlier
- * update of the same Yjs client has therefore lost the old value without showing the new one,
- * which the server accepted only because it is at least as high. Counting the pending values
- * keeps W(u) from dropping meanwhile. Returns nothing when no struct is pending, which is always
- * the case on the server because it rejects updates with gaps. O(P²) in the worst case for P
- * pending items.
+ * update of the same Yjs client has therefore lost the old value without showing the new one.
+ * The server accepted the new value only because it is at least as high, so counting the pending
+ * values keeps W(u) from dropping meanwhile. Returns nothing when no struct is pending, which is
+ * always the case on the server because it rejects updates with gaps. O(P²) in the worst case for
+ * P pending items.
  */
 function readPendingReceipts(receipts: Y.Map<number>): Array<[string, number]> {
   const root: unknown = receipts
@@ -96,7 +96,7 @@ function readPendingReceipts(receipts: Y.Map<number>): Array<[string, number]> {
     itemsByClient.set(struct.id.client, items)
   }
 
-  // A decoded item names its root and key only when it has no neighbour; otherwise they come from
+  // A decoded item names its root and key only when it has no neighbour. Otherwise they come from
   // its origin, which is pending too or already in the document.
   const findPending = (id: Y.ID): Y.Item | undefined =>
     itemsByClient

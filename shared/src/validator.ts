@@ -176,7 +176,7 @@ function checkUpdate(
         `update names root type "${struct.parent}", which the document does not have`,
       )
     }
-    // A replica with pending structs resends them after a Skip; a Skip over clocks the server has
+    // A replica with pending structs resends them after a Skip. A Skip over clocks the server has
     // hides nothing, so it is ignored like any other known part.
     if (struct.id.clock + struct.length <= known) continue
     if (struct instanceof Y.Skip)
@@ -225,8 +225,8 @@ function checkUpdate(
   }
 
   // Y.applyUpdate looks up the origin, right origin and parent of every item, also of parts the
-  // document already has. It holds the rest of the update back when one is missing, and throws
-  // when one points at a later clock of the item's own client.
+  // document already has, and keeps the rest of the update pending when one is missing. It does
+  // not check that an item builds only on earlier clocks of its own client, so that is checked here.
   for (const struct of structs) {
     if (!(struct instanceof Y.Item)) continue
     const parent = struct.parent instanceof Y.ID ? struct.parent : null

@@ -36,7 +36,7 @@ export interface MemberSpec {
 /**
  * Stand-in for the readmark server's handling of one group. It owns the server's replica, the
  * client id owners and the full message log, applies only updates the validator accepts, and does
- * what the contract says the server does on join, leave, send and delete. Every change the server
+ * what the readmark contract requires of the server on join, leave, send and delete. Every change the server
  * makes is one Yjs transaction, so each becomes its own broadcast update.
  */
 export class TestServer {
@@ -55,8 +55,12 @@ export class TestServer {
   /** Server time in ms; each change the server makes ticks it by one. */
   time = 1_000
 
-  constructor(members: readonly MemberSpec[], options: { windowSize?: number } = {}) {
+  constructor(
+    members: readonly MemberSpec[],
+    options: { windowSize?: number; clientId?: number } = {},
+  ) {
     this.windowSize = options.windowSize ?? Number.POSITIVE_INFINITY
+    if (options.clientId !== undefined) this.doc.clientID = options.clientId
     this.doc.transact(() => {
       this.group.meta.set(META_HEAD, 0)
       for (const member of members) {
@@ -154,7 +158,7 @@ export class TestServer {
     return verdict
   }
 
-  /** Returns the inputs of the count functions as the server's replica holds them. */
+  /** Returns the inputs of the count functions, read from the server's replica. */
   state(): GroupState {
     return stateOf(this.group)
   }
@@ -171,7 +175,7 @@ export class TestServer {
   }
 }
 
-/** Returns the inputs of the count functions as a replica holds them. */
+/** Returns the inputs of the count functions, read from a replica. */
 export function stateOf(group: GroupDoc): GroupState {
   return {
     head: readHead(group),
@@ -189,10 +193,13 @@ export class TestDevice {
   readonly group: GroupDoc = openGroupDoc(this.doc)
   readonly outbox: Uint8Array[] = []
 
+  /** Give clientId to make a run repeatable; Yjs picks a random one otherwise. */
   constructor(
     readonly userId: string,
     readonly deviceId: string,
+    clientId?: number,
   ) {
+    if (clientId !== undefined) this.doc.clientID = clientId
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin !== REMOTE) this.outbox.push(update)
     })
@@ -208,7 +215,7 @@ export class TestDevice {
     Y.applyUpdate(this.doc, update, REMOTE)
   }
 
-  /** W of any user as this replica sees it. */
+  /** Returns W of any user, read from this replica. */
   watermarkOf(userId: string): number {
     return readWatermark(this.group.receipts, userId)
   }
