@@ -1,5 +1,6 @@
 import {
   type Advance,
+  advanceInCountIndex,
   buildCountIndex,
   buildMessageIndex,
   type CountIndex,
@@ -51,8 +52,7 @@ export class GroupSummary {
     return { head: this.group.head, members: this.members, watermarks: this.watermarks }
   }
 
-  /** Returns the count index, rebuilding it when members or watermarks changed since the last build. */
-  // TODO(counts): each watermark change drops the index; a rebuild takes ~3 ms at 10,000 members.
+  /** Returns the count index, building it after a member change; watermark changes update it in place. */
   countIndex(): CountIndex {
     if (this.#countIndex === null) this.#countIndex = buildCountIndex(this.state())
     return this.#countIndex
@@ -76,8 +76,9 @@ export class GroupSummary {
     return this.#memberIds
   }
 
-  invalidate(): void {
-    this.#countIndex = null
+  /** Records W(u) moving from previous to next, after watermarks holds next. */
+  recordAdvance(userId: string, previous: number, next: number): void {
+    if (this.#countIndex !== null) advanceInCountIndex(this.#countIndex, userId, previous, next)
   }
 
   /** Drops what is derived from the member list. Call it after adding or changing a member. */

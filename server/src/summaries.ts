@@ -119,9 +119,11 @@ export class SummaryService {
   advance(summary: GroupSummary, values: Map<string, number>, at: number): Promise<void> {
     const operations: SummaryOperation[] = []
     for (const [userId, seq] of values) {
-      if (seq <= (summary.watermarks.get(userId) ?? 0)) continue
+      const previous = summary.watermarks.get(userId) ?? 0
+      if (seq <= previous) continue
 
       summary.watermarks.set(userId, seq)
+      summary.recordAdvance(userId, previous, seq)
       let list = summary.advances.get(userId)
       if (list === undefined) {
         list = []
@@ -135,8 +137,6 @@ export class SummaryService {
       }
     }
     if (operations.length === 0) return Promise.resolve()
-
-    summary.invalidate()
     return this.#write(summary.id, 'receipts', operations)
   }
 
@@ -174,8 +174,8 @@ export class SummaryService {
     const facts = factsOf(message)
     summary.messages.set(message.seq, facts)
     addMessageToIndex(summary.messageIndex, facts)
+    // The count index does not depend on head, so a new message leaves it valid.
     summary.group = { ...summary.group, head: Math.max(summary.group.head, message.seq) }
-    summary.invalidate()
 
     return this.#write(summary.id, 'messages', [
       { type: 'put', key: summaryKeys.message(summary.id, message.seq), value: message },

@@ -121,6 +121,59 @@ export function buildCountIndex(state: GroupState): CountIndex {
   return index
 }
 
+/**
+ * Moves one user's watermark from previous to next in a built index, in place, for an index whose
+ * state.watermarks already holds next. Equal to a rebuild but O(periods · n) in array moves
+ * instead of O(P log P) work, which for thousands of members is microseconds instead of
+ * milliseconds.
+ */
+export function advanceInCountIndex(
+  index: CountIndex,
+  userId: string,
+  previous: number,
+  next: number,
+): void {
+  const record = index.state.members.get(userId)
+  if (record === undefined || record.bot === true) return
+
+  const current = isCurrentMember(record)
+  for (const period of record.periods) {
+    const oldEnd = period.to === undefined ? previous : Math.min(period.to, previous)
+    const newEnd = period.to === undefined ? next : Math.min(period.to, next)
+    if (oldEnd === newEnd) continue
+
+    if (oldEnd > period.from) {
+      removeValue(index.readStarts, period.from)
+      removeValue(index.readEnds, oldEnd)
+      if (current) {
+        removeValue(index.currentReadStarts, period.from)
+        removeValue(index.currentReadEnds, oldEnd)
+      }
+    }
+    if (newEnd > period.from) {
+      insertValue(index.readStarts, period.from)
+      insertValue(index.readEnds, newEnd)
+      if (current) {
+        insertValue(index.currentReadStarts, period.from)
+        insertValue(index.currentReadEnds, newEnd)
+      }
+    }
+  }
+}
+
+/** Inserts into a sorted array that may hold duplicates. */
+function insertValue(values: number[], value: number): void {
+  values.splice(countBelow(values, value), 0, value)
+}
+
+/** Removes one occurrence of a value from a sorted array; the value must be present. */
+function removeValue(values: number[], value: number): void {
+  const at = countBelow(values, value)
+  if (values[at] !== value)
+    throw new Error(`count index lacks ${value}; it was built from another state`)
+  values.splice(at, 1)
+}
+
 /** Tells whether the user belongs to the audience of a message and whether it has read it. O(periods). */
 function audienceStatus(
   state: GroupState,

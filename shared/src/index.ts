@@ -2,6 +2,7 @@ export { CloseCode, type CloseCodeName } from './close-codes.ts'
 export {
   type Advance,
   addMessageToIndex,
+  advanceInCountIndex,
   buildCountIndex,
   buildMessageIndex,
   type CountIndex,

@@ -1,6 +1,8 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   addMessageToIndex,
+  advanceInCountIndex,
   buildCountIndex,
   buildMessageIndex,
   countBelow,
@@ -405,5 +407,52 @@ describe('countBelow', () => {
     [[1, 3, 3, 7], 8, 4],
   ])('counts values of %j below %i', (sorted, value, expected) => {
     expect(countBelow(sorted, value)).toBe(expected)
+  })
+})
+
+describe('advanceInCountIndex', () => {
+  it('matches a rebuilt index after random advances', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            periods: fc.array(fc.tuple(fc.nat(30), fc.option(fc.nat(30), { nil: undefined })), {
+              minLength: 1,
+              maxLength: 3,
+            }),
+            bot: fc.boolean(),
+          }),
+          { minLength: 1, maxLength: 8 },
+        ),
+        fc.array(fc.tuple(fc.nat(7), fc.nat(40)), { maxLength: 30 }),
+        (users, advances) => {
+          const members = new Map<string, MemberRecord>()
+          users.forEach((user, i) => {
+            const periods = user.periods.map(([from, length]) =>
+              length === undefined ? { from } : { from, to: from + length },
+            )
+            members.set(`u${i}`, { role: 'member', bot: user.bot, periods })
+          })
+          const watermarks = new Map<string, number>()
+          const state = { head: 80, members, watermarks }
+          const index = buildCountIndex(state)
+
+          for (const [user, seq] of advances) {
+            const userId = `u${user % users.length}`
+            const previous = watermarks.get(userId) ?? 0
+            if (seq <= previous) continue
+            watermarks.set(userId, seq)
+            advanceInCountIndex(index, userId, previous, seq)
+          }
+
+          const rebuilt = buildCountIndex(state)
+          expect(index.readStarts).toEqual(rebuilt.readStarts)
+          expect(index.readEnds).toEqual(rebuilt.readEnds)
+          expect(index.currentReadStarts).toEqual(rebuilt.currentReadStarts)
+          expect(index.currentReadEnds).toEqual(rebuilt.currentReadEnds)
+        },
+      ),
+      { numRuns: 300 },
+    )
   })
 })
