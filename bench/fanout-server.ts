@@ -9,7 +9,7 @@ import { createServer } from '../server/src/server.ts'
 const members = Number(process.env.BENCH_MEMBERS)
 const head = Number(process.env.BENCH_HEAD)
 const secret = process.env.BENCH_SECRET as string
-const batchWindowMs = Number(process.env.BENCH_BATCH_WINDOW_MS ?? 5)
+const batchWindowMs = Number(process.env.BENCH_BATCH_WINDOW_MS ?? 2)
 
 const dataDir = mkdtempSync(join(tmpdir(), 'readmark-bench-'))
 const server = await createServer({
@@ -27,7 +27,13 @@ for (let seq = 1; seq <= head; seq += 1)
   await server.groups.sendMessage('bench', 'u0', `m${seq}`, undefined)
 
 process.on('message', async (message: string) => {
-  if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() })
+  if (message === 'cpu') {
+    const fanout = await server.metrics.fanoutSeconds.get()
+    const batches =
+      fanout.values.find((value) => value.metricName === 'readmark_fanout_seconds_count')?.value ??
+      0
+    process.send?.({ cpu: process.cpuUsage(), batches })
+  }
   if (message === 'stop') {
     await server.close()
     rmSync(dataDir, { recursive: true, force: true })

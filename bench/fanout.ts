@@ -2,22 +2,27 @@
 // round; prints receipt latency from send to arrival at every member, and server CPU per 1,000
 // receipts. The server runs in a child process so this process's clients do not share its core.
 //
+// Each scenario runs twice, against readmark and against the y-websocket 1.5 server as the
+// reference, and prints the ratio of their p99 latencies.
+//
 // Usage: npm run bench:fanout -- [--members 500,2000] [--rounds 30] [--writers 20]
+//                                [--batch-window-ms 2] [--servers readmark,y-websocket]
 import { fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
-import WebSocket from 'ws'
 import * as Y from 'yjs'
 import { mintToken } from '../server/src/auth.ts'
+import { LightClient } from './light-client.ts'
 
 const { values } = parseArgs({
   options: {
     members: { type: 'string', default: '500,2000' },
     rounds: { type: 'string', default: '30' },
     writers: { type: 'string', default: '20' },
-    'batch-window-ms': { type: 'string', default: '5' },
+    'batch-window-ms': { type: 'string', default: '2' },
+    servers: { type: 'string', default: 'readmark,y-websocket' },
   },
 })
 const memberCounts = values.members.split(',').map(Number)
@@ -27,7 +32,7 @@ const ROUND_TIMEOUT_MS = 10_000
 
 interface Member {
   userId: string
-  socket: WebSocket
+  socket: LightClient
   doc: Y.Doc
   /** Receipt keys seen in the current round. */
   seen: Set<string>
@@ -77,9 +82,18 @@ function decodeReceiptKeys(frame: Uint8Array): string[] {
   return keys
 }
 
-async function runScenario(members: number): Promise<void> {
+const SERVER_SCRIPTS: Record<string, string> = {
+  readmark: './fanout-server.ts',
+  'y-websocket': './fanout-reference-server.ts',
+}
+
+/** Runs one scenario and returns its p99 latency in ms. */
+async function runScenario(server: string, members: number): Promise<number> {
   const secret = randomBytes(32).toString('hex')
-  const child = fork(new URL('./fanout-server.ts', import.meta.url), {
+  const script = SERVER_SCRIPTS[server]
+  if (script === undefined)
+    throw new Error(`unknown server "${server}"; expected readmark or y-websocket`)
+  const child = fork(new URL(script, import.meta.url), {
     execArgv: [
       '--import',
       'tsx',
@@ -99,8 +113,8 @@ async function runScenario(members: number): Promise<void> {
     child.once('message', (m: { port: number }) => resolve(m.port)),
   )
   const cpu = () =>
-    new Promise<NodeJS.CpuUsage>((resolve) => {
-      child.once('message', (m: { cpu: NodeJS.CpuUsage }) => resolve(m.cpu))
+    new Promise<{ cpu: NodeJS.CpuUsage; batches: number }>((resolve) => {
+      child.once('message', (m: { cpu: NodeJS.CpuUsage; batches: number }) => resolve(m))
       child.send('cpu')
     })
 
@@ -112,25 +126,25 @@ async function runScenario(members: number): Promise<void> {
       Array.from({ length: Math.min(200, members - start) }, async (_, offset) => {
         const userId = `u${start + offset}`
         const token = await mintToken(secret, userId)
-        const socket = new WebSocket(`ws://127.0.0.1:${port}/v1/sync/bench?token=${token}`)
-        const member: Member = { userId, socket, doc: new Y.Doc(), seen: new Set(), arrivals: [] }
-        clientIdOwner.set(member.doc.clientID, userId)
-        socket.on('message', (data: Buffer) => {
-          const now = performance.now()
-          for (const key of receiptKeysOf(data)) {
-            const resolved = key.startsWith('origin:')
-              ? `${clientIdOwner.get(Number(key.slice(7)))}/d`
-              : key
-            if (!member.seen.has(resolved)) {
-              member.seen.add(resolved)
-              member.arrivals.push(now)
+        const member: Member = {
+          userId,
+          socket: new LightClient(port, `/v1/sync/bench?token=${token}`, (data, now) => {
+            for (const key of receiptKeysOf(data)) {
+              const resolved = key.startsWith('origin:')
+                ? `${clientIdOwner.get(Number(key.slice(7)))}/d`
+                : key
+              if (!member.seen.has(resolved)) {
+                member.seen.add(resolved)
+                member.arrivals.push(now)
+              }
             }
-          }
-        })
-        await new Promise((resolve, reject) => {
-          socket.once('open', resolve)
-          socket.once('error', reject)
-        })
+          }),
+          doc: new Y.Doc(),
+          seen: new Set(),
+          arrivals: [],
+        }
+        clientIdOwner.set(member.doc.clientID, userId)
+        await member.socket.opened
         return member
       }),
     )
@@ -175,16 +189,21 @@ async function runScenario(members: number): Promise<void> {
   const cpuAfter = await cpu()
 
   const receipts = rounds * writersPerRound
-  const serverCpuMs = (cpuAfter.user - cpuBefore.user + cpuAfter.system - cpuBefore.system) / 1000
+  const serverCpuMs =
+    (cpuAfter.cpu.user - cpuBefore.cpu.user + cpuAfter.cpu.system - cpuBefore.cpu.system) / 1000
+  const batchesPerRound = (cpuAfter.batches - cpuBefore.batches) / rounds
   latencies.sort((a, b) => a - b)
+  const p99 = percentile(latencies, 99)
   const line = [
+    server.padEnd(11),
     `members ${members}`,
     `receipts ${receipts}`,
     `deliveries ${latencies.length}`,
     `p50 ${percentile(latencies, 50).toFixed(1)} ms`,
-    `p99 ${percentile(latencies, 99).toFixed(1)} ms`,
+    `p99 ${p99.toFixed(1)} ms`,
     `max ${(latencies.at(-1) ?? Number.NaN).toFixed(1)} ms`,
     `server CPU ${((serverCpuMs / receipts) * 1000).toFixed(0)} ms per 1,000 receipts`,
+    ...(server === 'readmark' ? [`batches per round ${batchesPerRound.toFixed(2)}`] : []),
     `missing ${timedOut}`,
   ]
   process.stdout.write(`${line.join(' | ')}\n`)
@@ -192,6 +211,19 @@ async function runScenario(members: number): Promise<void> {
   for (const member of all) member.socket.close()
   child.send('stop')
   await new Promise((resolve) => child.once('exit', resolve))
+  return p99
 }
 
-for (const members of memberCounts) await runScenario(members)
+const servers = values.servers.split(',')
+for (const members of memberCounts) {
+  const p99s = new Map<string, number>()
+  for (const server of servers) p99s.set(server, await runScenario(server, members))
+
+  const ours = p99s.get('readmark')
+  const reference = p99s.get('y-websocket')
+  if (ours !== undefined && reference !== undefined) {
+    process.stdout.write(
+      `p99 ratio y-websocket / readmark at ${members} members: ${(reference / ours).toFixed(1)}\n`,
+    )
+  }
+}

@@ -11,7 +11,7 @@ export const serverOptionsSchema = z.object({
   port: z.number().int().min(0).max(65_535).default(8787),
   host: z.string().min(1).default('127.0.0.1'),
   /** How long accepted updates to one group are collected before one apply and one broadcast, in ms. */
-  batchWindowMs: z.number().min(0).max(1_000).default(5),
+  batchWindowMs: z.number().min(0).max(1_000).default(2),
   /** Messages kept in a group document's `messages` window; older ones stay in the message log. */
   messageWindow: z.number().int().min(1).max(10_000).default(200),
   /** A loaded group with no connections for this long is unloaded, in ms. */
