@@ -1,4 +1,4 @@
-import { isCurrentMember, type Role } from '@readmark/shared'
+import { isCurrentMember, type MessageFacts, type Role } from '@readmark/shared'
 import type { Caller } from '../auth.ts'
 import { AppError } from '../errors.ts'
 import type { GroupSummary, SummaryService } from '../summaries.ts'
@@ -59,4 +59,30 @@ export function actingUserId(caller: Caller, userId: string | undefined): string
     )
   }
   return caller.userId
+}
+
+/**
+ * Returns the facts of a logged message, after checking that the caller is its sender (and still a
+ * member), an owner, an admin or the service. Throws AppError `not_found` or `forbidden`.
+ */
+export function requireSenderOrManager(
+  summary: GroupSummary,
+  caller: Caller,
+  seq: number,
+  action: string,
+): MessageFacts & { at: number } {
+  const facts = summary.messages.get(seq)
+  if (facts === undefined) {
+    throw new AppError('not_found', `message ${seq} not found in group "${summary.id}"`)
+  }
+
+  const isSender =
+    facts.sender === caller.userId && currentRole(summary, caller.userId) !== undefined
+  if (!caller.service && !isSender && !isManager(summary, caller)) {
+    throw new AppError(
+      'forbidden',
+      `only its sender, owners, admins and the service may ${action} message ${seq}`,
+    )
+  }
+  return facts
 }

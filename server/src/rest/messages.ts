@@ -1,13 +1,11 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
 import { countMessage, type MessageWithCounts } from '@readmark/shared'
 import type { AppEnv, AppServices } from '../app.ts'
-import { AppError } from '../errors.ts'
 import {
   actingUserId,
-  currentRole,
   findGroup,
-  isManager,
   requireMemberOrService,
+  requireSenderOrManager,
 } from './access.ts'
 import {
   api,
@@ -107,20 +105,7 @@ export function registerMessageRoutes(app: OpenAPIHono<AppEnv>, services: AppSer
   app.openapi(deleteMessage, async (c) => {
     const { gid, seq } = c.req.valid('param')
     const summary = await findGroup(summaries, gid)
-    const caller = c.get('caller')
-    const facts = summary.messages.get(seq)
-    if (facts === undefined) {
-      throw new AppError('not_found', `message ${seq} not found in group "${gid}"`)
-    }
-
-    const isSender =
-      facts.sender === caller.userId && currentRole(summary, caller.userId) !== undefined
-    if (!caller.service && !isSender && !isManager(summary, caller)) {
-      throw new AppError(
-        'forbidden',
-        `only its sender, owners, admins and the service may delete message ${seq}`,
-      )
-    }
+    requireSenderOrManager(summary, c.get('caller'), seq, 'delete')
 
     const deleted = await groups.deleteMessage(gid, seq)
     return c.json(deleted, 200)

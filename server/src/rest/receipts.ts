@@ -9,9 +9,8 @@ import {
   type Reader,
 } from '@readmark/shared'
 import type { AppEnv, AppServices } from '../app.ts'
-import { AppError } from '../errors.ts'
 import type { GroupSummary } from '../summaries.ts'
-import { currentRole, findGroup, isManager } from './access.ts'
+import { findGroup, requireSenderOrManager } from './access.ts'
 import { api, errorResponses, jsonResponse, messageParams, receiptsQuery } from './schemas.ts'
 
 /** Smallest slice of the member list classified at a time, so sparse audiences take few slices. */
@@ -39,20 +38,7 @@ export function registerReceiptRoutes(app: OpenAPIHono<AppEnv>, services: AppSer
     const { gid, seq } = c.req.valid('param')
     const { cursor, limit } = c.req.valid('query')
     const summary = await findGroup(services.summaries, gid)
-    const caller = c.get('caller')
-    const facts = summary.messages.get(seq)
-    if (facts === undefined) {
-      throw new AppError('not_found', `message ${seq} not found in group "${gid}"`)
-    }
-
-    const isSender =
-      facts.sender === caller.userId && currentRole(summary, caller.userId) !== undefined
-    if (!caller.service && !isSender && !isManager(summary, caller)) {
-      throw new AppError(
-        'forbidden',
-        `only its sender, owners, admins and the service may see the receipts of message ${seq}`,
-      )
-    }
+    const facts = requireSenderOrManager(summary, c.get('caller'), seq, 'see the receipts of')
 
     const counts = countMessage(summary.countIndex(), facts)
     const page = pageAudience(summary, facts, cursor, limit)
