@@ -24,6 +24,22 @@ function fail(message: string): never {
   process.exit(2)
 }
 
+/** Names of createServer options as this command takes them, for error messages. */
+const FLAGS: Record<string, string> = {
+  port: '--port (PORT)',
+  host: '--host (HOST)',
+  dataDir: '--data-dir (DATA_DIR)',
+  authSecret: '--auth-secret (AUTH_SECRET)',
+  retentionDays: '--retention-days (RETENTION_DAYS)',
+}
+
+function nameFlags(message: string): string {
+  return message.replace(
+    /\b(port|host|dataDir|authSecret|retentionDays):/g,
+    (_match, name: string) => `${FLAGS[name]}:`,
+  )
+}
+
 function parseNumber(name: string, value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined
   const parsed = Number(value)
@@ -65,7 +81,7 @@ async function main(): Promise<void> {
       logger,
     })
   } catch (error) {
-    if (error instanceof InvalidOptionsError) fail(error.message)
+    if (error instanceof InvalidOptionsError) fail(nameFlags(error.message))
     throw error
   }
   await server.listen()
