@@ -1,5 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import type { Context } from 'hono'
+import { cors } from 'hono/cors'
 import { HTTPException } from 'hono/http-exception'
 import type { Caller } from './auth.ts'
 import { AppError } from './errors.ts'
@@ -46,6 +47,19 @@ export function createApp(services: AppServices): OpenAPIHono<AppEnv> {
     await next()
     services.metrics.httpRequests.inc({ status: String(c.res.status) })
   })
+
+  if (services.options.corsOrigins.length > 0) {
+    app.use(
+      '/v1/*',
+      cors({
+        origin: services.options.corsOrigins,
+        allowHeaders: ['authorization', 'content-type'],
+        allowMethods: ['GET', 'POST', 'PUT', 'DELETE'],
+        exposeHeaders: ['retry-after'],
+        maxAge: 600,
+      }),
+    )
+  }
 
   app.onError((error, c) => errorResponse(c, error, services))
   app.notFound((c) =>

@@ -15,6 +15,8 @@ Options (each also read from the environment variable in brackets):
   --data-dir PATH     folder of the LevelDB stores [DATA_DIR] (default ./data)
   --auth-secret KEY   HS256 key of the tokens, at least 32 characters [AUTH_SECRET]
   --retention-days N  remove messages older than N days [RETENTION_DAYS] (default: keep all)
+  --cors-origin LIST  comma-separated origins of web apps that may call the REST API from a
+                      browser, such as https://chat.example.com [CORS_ORIGINS] (default: none)
   --dev               generate an auth secret when none is set and print tokens to try the API
   --help              print this help
 `
@@ -31,13 +33,22 @@ const FLAGS: Record<string, string> = {
   dataDir: '--data-dir (DATA_DIR)',
   authSecret: '--auth-secret (AUTH_SECRET)',
   retentionDays: '--retention-days (RETENTION_DAYS)',
+  corsOrigins: '--cors-origin (CORS_ORIGINS)',
 }
 
 function nameFlags(message: string): string {
   return message.replace(
-    /\b(port|host|dataDir|authSecret|retentionDays):/g,
+    /\b(port|host|dataDir|authSecret|retentionDays|corsOrigins)(?:\.\d+)?:/g,
     (_match, name: string) => `${FLAGS[name]}:`,
   )
+}
+
+function splitList(value: string | undefined): string[] {
+  if (value === undefined) return []
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
 }
 
 function parseNumber(name: string, value: string | undefined): number | undefined {
@@ -78,6 +89,7 @@ async function main(): Promise<void> {
       dataDir: flags['data-dir'] ?? env.DATA_DIR ?? './data',
       authSecret,
       ...(retentionDays === undefined ? {} : { retentionDays }),
+      corsOrigins: splitList(flags['cors-origin'] ?? env.CORS_ORIGINS),
       logger,
     })
   } catch (error) {
@@ -124,6 +136,7 @@ function parse() {
       'data-dir': { type: 'string' },
       'auth-secret': { type: 'string' },
       'retention-days': { type: 'string' },
+      'cors-origin': { type: 'string' },
       dev: { type: 'boolean' },
       help: { type: 'boolean' },
     },

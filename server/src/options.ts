@@ -32,6 +32,8 @@ export const serverOptionsSchema = z.object({
   retentionDays: z.number().positive().optional(),
   /** Interval of the retention sweep over every group, in ms. Used only when retentionDays is set. */
   retentionIntervalMs: z.number().int().min(1).default(3_600_000),
+  /** Origins of web apps allowed to call the REST API from a browser; none sends no CORS headers. */
+  corsOrigins: z.array(z.url()).default([]),
   /** Minimum gap between two server-sent events of one group, in ms. */
   eventIntervalMs: z.number().int().min(0).default(250),
 })
