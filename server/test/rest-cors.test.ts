@@ -8,7 +8,7 @@ afterEach(async () => {
   test = undefined
 })
 
-function preflight(server: TestServer, origin: string): Promise<Response> {
+async function preflight(server: TestServer, origin: string): Promise<Response> {
   return server.server.app.request('/v1/users/bob/unread', {
     method: 'OPTIONS',
     headers: {

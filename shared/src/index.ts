@@ -1,3 +1,4 @@
+export { ClientOwners, SERVER_OWNER } from './client-owners.ts'
 export { CloseCode, type CloseCodeName } from './close-codes.ts'
 export {
   type Advance,
@@ -48,6 +49,7 @@ export {
   wasMemberAt,
   writeDeviceReceipt,
 } from './layout.ts'
+export type { RejectReason } from './rejection.ts'
 export {
   type CountsEvent,
   type CreateGroupBody,
@@ -98,10 +100,4 @@ export {
   type UnreadResponse,
   unreadResponseSchema,
 } from './schemas.ts'
-export {
-  ClientOwners,
-  type RejectReason,
-  SERVER_OWNER,
-  type Verdict,
-  validateUpdate,
-} from './validator.ts'
+export { type Verdict, validateUpdate } from './validator.ts'

@@ -1,6 +1,16 @@
 import * as Y from 'yjs'
+import type { ClientOwners } from './client-owners.ts'
 import { ID_PATTERN, parseReceiptKey, SERVER_DEVICE } from './ids.ts'
 import { META_HEAD, ROOT_META, ROOT_RECEIPTS } from './layout.ts'
+import { Rejection, type RejectReason } from './rejection.ts'
+import {
+  findFresh,
+  idText,
+  type Placement,
+  placementInDoc,
+  placementOfDocItem,
+  readBlockCount,
+} from './update-structs.ts'
 
 /**
  * The server's check of one client update against the rules of the group document: a user may
@@ -8,21 +18,6 @@ import { META_HEAD, ROOT_META, ROOT_RECEIPTS } from './layout.ts'
  * the live document, so it costs O(structs · log structs in the document) and never applies the
  * update anywhere; the document is only read.
  */
-
-/** Stable reasons for a rejected update. */
-export type RejectReason =
-  | 'malformed'
-  | 'gap'
-  | 'foreign-client'
-  | 'foreign-key'
-  | 'invalid-key'
-  | 'server-root'
-  | 'nested-type'
-  | 'invalid-structure'
-  | 'invalid-value'
-  | 'beyond-head'
-  | 'lower-value'
-  | 'forbidden-delete'
 
 export type Verdict =
   | {
@@ -35,70 +30,6 @@ export type Verdict =
       changes: boolean
     }
   | { ok: false; reason: RejectReason; detail: string }
-
-/** Owner of a Yjs client id: a user id, or SERVER_OWNER for ids the server writes with. */
-export const SERVER_OWNER = ''
-
-/**
- * Which user writes with which Yjs client id in one document, so that no user can write with
- * another's id. Built from the document once, then kept up to date with record().
- */
-export class ClientOwners {
-  readonly #owners = new Map<number, string>()
-
-  /** Builds the map from the first item of every client in the document. O(clients). */
-  static fromDoc(doc: Y.Doc): ClientOwners {
-    const owners = new ClientOwners()
-    const receipts = doc.getMap(ROOT_RECEIPTS)
-    for (const [client, structs] of doc.store.clients) {
-      const owner = ownerOfStructs(structs, receipts)
-      if (owner !== undefined) owners.record(client, owner)
-    }
-    return owners
-  }
-
-  get(client: number): string | undefined {
-    return this.#owners.get(client)
-  }
-
-  record(client: number, owner: string): void {
-    this.#owners.set(client, owner)
-  }
-
-  get size(): number {
-    return this.#owners.size
-  }
-}
-
-function ownerOfStructs(
-  structs: ReadonlyArray<Y.Item | Y.GC>,
-  receipts: Y.Map<unknown>,
-): string | undefined {
-  for (const struct of structs) {
-    if (!(struct instanceof Y.Item)) continue
-    if (struct.parent !== receipts || struct.parentSub === null) return SERVER_OWNER
-
-    const key = parseReceiptKey(struct.parentSub)
-    if (key === null || key.deviceId === SERVER_DEVICE) return SERVER_OWNER
-    return key.userId
-  }
-  return undefined
-}
-
-/** Where an item of the update sits: its root type name and map key. */
-interface Placement {
-  root: string
-  key: string | null
-}
-
-class Rejection extends Error {
-  constructor(
-    readonly reason: RejectReason,
-    detail: string,
-  ) {
-    super(detail)
-  }
-}
 
 /**
  * Decides whether the user may apply the update to the document. Accepts exactly the updates
@@ -126,6 +57,30 @@ export function validateUpdate(
   }
 }
 
+/** The structs of an update that the document does not have yet, collected by collectFresh. */
+interface FreshStructs {
+  /** Fresh items by client, in clock order. */
+  fresh: Map<number, Y.Item[]>
+  /** All fresh items, in the order of the update. */
+  freshItems: Y.Item[]
+  /** Client ids without a recorded owner that the update writes with. */
+  newClients: number[]
+  /** The clock after the last fresh struct, for each client that has one. */
+  nextClocks: Map<number, number>
+  /** Whether the update has a fresh garbage-collected struct. */
+  freshGc: boolean
+}
+
+/** The structs and delete set of a decoded update. Yjs 13.6 does not export these type names. */
+type DecodedUpdate = ReturnType<typeof Y.decodeUpdate>
+
+/**
+ * Lookup of the placement of a fresh item. The depth is the number of origins followed so far, and
+ * a depth beyond the number of fresh items means an origin cycle.
+ */
+type ResolvePlacement = (item: Y.Item, depth: number) => Placement
+
+/** Runs the steps of the check in order and throws a Rejection at the first broken rule. */
 function checkUpdate(
   doc: Y.Doc,
   owners: ClientOwners,
@@ -133,7 +88,6 @@ function checkUpdate(
   update: Uint8Array,
 ): Verdict {
   const { structs, ds } = Y.decodeUpdate(update)
-  const store = doc.store
 
   // Y.applyUpdate keeps only the last block of a client that an update lists twice, even an empty
   // one, while decodeUpdate returns the structs of every block. Only an update that lists each
@@ -150,6 +104,31 @@ function checkUpdate(
   const headValue = doc.getMap(ROOT_META).get(META_HEAD)
   const head = typeof headValue === 'number' ? headValue : 0
 
+  const collected = collectFresh(doc, owners, userId, structs)
+  checkReferences(doc.store, structs, collected.nextClocks)
+
+  const resolve = createPlacementResolver(doc, collected)
+  const { keys, successors } = checkFreshItems(doc, userId, receipts, head, collected, resolve)
+  const deletesStored = checkDeletions(doc, userId, ds, collected.fresh, resolve, successors)
+  checkDeletedFreshItems(collected.freshItems, userId, resolve, successors)
+
+  const { freshItems, freshGc, newClients } = collected
+  const changes = freshItems.length > 0 || freshGc || deletesStored
+  return { ok: true, newClients, keys: [...keys], changes }
+}
+
+/**
+ * Collects the structs of the update that the document does not have yet. Checks that each
+ * continues its client's clock without a gap and comes from a client id the user may write with.
+ */
+function collectFresh(
+  doc: Y.Doc,
+  owners: ClientOwners,
+  userId: string,
+  structs: DecodedUpdate['structs'],
+): FreshStructs {
+  const store = doc.store
+
   // Structs of this update that the document does not have yet, by client, in clock order.
   const fresh = new Map<number, Y.Item[]>()
   const freshItems: Y.Item[] = []
@@ -159,23 +138,7 @@ function checkUpdate(
   for (const struct of structs) {
     const client = struct.id.client
     const known = nextClocks.get(client) ?? Y.getState(store, client)
-    // Y.applyUpdate integrates an empty item at the next clock, so it would look known here while
-    // it takes over a map key and deletes the key's value.
-    if (struct.length === 0) {
-      throw new Rejection('malformed', `update has an empty struct at ${idText(struct.id)}`)
-    }
-    // Y.applyUpdate creates every root type an update names, even in parts the document already
-    // has, so a resend with made-up root names would add types to the document.
-    if (
-      struct instanceof Y.Item &&
-      typeof struct.parent === 'string' &&
-      !doc.share.has(struct.parent)
-    ) {
-      throw new Rejection(
-        'server-root',
-        `update names root type "${struct.parent}", which the document does not have`,
-      )
-    }
+    checkStructShape(doc, struct)
     // A replica with pending structs resends them after a Skip. A Skip over clocks the server has
     // hides nothing, so it is ignored like any other known part.
     if (struct.id.clock + struct.length <= known) continue
@@ -189,19 +152,7 @@ function checkUpdate(
     }
     nextClocks.set(client, struct.id.clock + struct.length)
 
-    const owner = owners.get(client)
-    if (owner !== undefined && owner !== userId) {
-      throw new Rejection('foreign-client', `client id ${client} belongs to another writer`)
-    }
-    if (client === doc.clientID) {
-      throw new Rejection('foreign-client', `client id ${client} is the server's own`)
-    }
-    if (owner === undefined && Y.getState(store, client) > 0) {
-      throw new Rejection(
-        'foreign-client',
-        `client id ${client} already wrote to the document and has no recorded owner`,
-      )
-    }
+    const owner = checkClientOwner(doc, owners, userId, client)
     if (owner === undefined && !newClients.includes(client)) newClients.push(client)
     if (struct instanceof Y.GC) {
       if (owner === undefined) {
@@ -223,7 +174,62 @@ function checkUpdate(
     items.push(item)
     freshItems.push(item)
   }
+  return { fresh, freshItems, newClients, nextClocks, freshGc }
+}
 
+/** Checks what every struct of the update must satisfy, also the ones the document already has. */
+function checkStructShape(doc: Y.Doc, struct: DecodedUpdate['structs'][number]): void {
+  // Y.applyUpdate integrates an empty item at the next clock, so it would look known here while
+  // it takes over a map key and deletes the key's value.
+  if (struct.length === 0) {
+    throw new Rejection('malformed', `update has an empty struct at ${idText(struct.id)}`)
+  }
+  // Y.applyUpdate creates every root type an update names, even in parts the document already
+  // has, so a resend with made-up root names would add types to the document.
+  if (
+    struct instanceof Y.Item &&
+    typeof struct.parent === 'string' &&
+    !doc.share.has(struct.parent)
+  ) {
+    throw new Rejection(
+      'server-root',
+      `update names root type "${struct.parent}", which the document does not have`,
+    )
+  }
+}
+
+/**
+ * Checks that the user may write fresh structs with the client id, and returns its recorded owner,
+ * or undefined when the id is new to the document.
+ */
+function checkClientOwner(
+  doc: Y.Doc,
+  owners: ClientOwners,
+  userId: string,
+  client: number,
+): string | undefined {
+  const owner = owners.get(client)
+  if (owner !== undefined && owner !== userId) {
+    throw new Rejection('foreign-client', `client id ${client} belongs to another writer`)
+  }
+  if (client === doc.clientID) {
+    throw new Rejection('foreign-client', `client id ${client} is the server's own`)
+  }
+  if (owner === undefined && Y.getState(doc.store, client) > 0) {
+    throw new Rejection(
+      'foreign-client',
+      `client id ${client} already wrote to the document and has no recorded owner`,
+    )
+  }
+  return owner
+}
+
+/** Checks that every item refers only to structs the update or the document has before it. */
+function checkReferences(
+  store: Y.Doc['store'],
+  structs: DecodedUpdate['structs'],
+  nextClocks: ReadonlyMap<number, number>,
+): void {
   // Y.applyUpdate looks up the origin, right origin and parent of every item, also of parts the
   // document already has, and keeps the rest of the update pending when one is missing. It does
   // not check that an item builds only on earlier clocks of its own client, so that is checked here.
@@ -244,8 +250,16 @@ function checkUpdate(
       }
     }
   }
+}
 
-  // Resolve where each fresh item goes and check its content.
+/**
+ * Creates the cached lookup of where each fresh item goes. An item without a parent goes where
+ * its origin or right origin is, whether that is a fresh item or one of the document.
+ */
+function createPlacementResolver(
+  doc: Y.Doc,
+  { fresh, freshItems }: FreshStructs,
+): ResolvePlacement {
   const placements = new Map<Y.Item, Placement>()
   const resolve = (item: Y.Item, depth: number): Placement => {
     const cached = placements.get(item)
@@ -268,6 +282,23 @@ function checkUpdate(
     placements.set(item, placement)
     return placement
   }
+  return resolve
+}
+
+/**
+ * Resolves where each fresh item goes and checks its key and content. Returns the keys the update
+ * writes values to, and the origins of fresh items as `client:clock` text. A map write names the
+ * value it overwrites as its origin.
+ */
+function checkFreshItems(
+  doc: Y.Doc,
+  userId: string,
+  receipts: Y.Map<number>,
+  head: number,
+  { fresh, freshItems }: FreshStructs,
+  resolve: ResolvePlacement,
+): { keys: Set<string>; successors: Set<string> } {
+  const store = doc.store
 
   const keys = new Set<string>()
   const successors = new Set<string>()
@@ -299,9 +330,25 @@ function checkUpdate(
     checkContent(item, key, head, receipts, fresh)
     if (!(item.content instanceof Y.ContentDeleted)) keys.add(key)
   }
+  return { keys, successors }
+}
+
+/**
+ * Checks the update's delete set. Returns true when it deletes a struct of the document that is
+ * not deleted yet.
+ */
+function checkDeletions(
+  doc: Y.Doc,
+  userId: string,
+  ds: DecodedUpdate['ds'],
+  fresh: Map<number, Y.Item[]>,
+  resolve: ResolvePlacement,
+  successors: ReadonlySet<string>,
+): boolean {
+  const store = doc.store
 
   // Deletions: only the user's own receipt values, and only ones this update writes over.
-  let changes = freshItems.length > 0 || freshGc
+  let changes = false
   for (const [client, deletions] of ds.clients) {
     const known = Y.getState(store, client)
     for (const deletion of deletions) {
@@ -335,15 +382,21 @@ function checkUpdate(
       }
     }
   }
+  return changes
+}
 
+function checkDeletedFreshItems(
+  freshItems: readonly Y.Item[],
+  userId: string,
+  resolve: ResolvePlacement,
+  successors: ReadonlySet<string>,
+): void {
   // A fresh item that ends up deleted must also be written over, or its key would lose its value.
   for (const item of freshItems) {
     if (item.content instanceof Y.ContentDeleted) {
       checkDeletedItem(item, resolve(item, 0), userId, successors)
     }
   }
-
-  return { ok: true, newClients, keys: [...keys], changes }
 }
 
 function checkPlacement(placement: Placement, userId: string): string {
@@ -439,58 +492,4 @@ function checkDeletedItem(
       `update deletes receipt "${placement.key}" without writing a new value`,
     )
   }
-}
-
-function placementInDoc(doc: Y.Doc, id: Y.ID): Placement {
-  if (id.clock >= Y.getState(doc.store, id.client)) {
-    throw new Rejection('gap', `update refers to ${idText(id)}, which the server does not have`)
-  }
-  const struct = Y.getItem(doc.store, id)
-  if (!(struct instanceof Y.Item)) {
-    throw new Rejection('invalid-structure', `update refers to garbage-collected ${idText(id)}`)
-  }
-  return placementOfDocItem(doc, struct)
-}
-
-function placementOfDocItem(doc: Y.Doc, item: Y.Item): Placement {
-  const parent = item.parent
-  if (!(parent instanceof Y.AbstractType)) return { root: '', key: null }
-  if (parent._item !== null) throw new Rejection('nested-type', 'update refers to a nested type')
-
-  for (const [name, type] of doc.share) {
-    if (type === parent) return { root: name, key: item.parentSub }
-  }
-  return { root: '', key: null }
-}
-
-function findFresh(fresh: Map<number, Y.Item[]>, id: Y.ID): Y.Item | undefined {
-  const items = fresh.get(id.client)
-  if (items === undefined) return undefined
-
-  let low = 0
-  let high = items.length - 1
-  while (low <= high) {
-    const middle = (low + high) >>> 1
-    const item = items[middle] as Y.Item
-    if (id.clock < item.id.clock) high = middle - 1
-    else if (id.clock >= item.id.clock + item.length) low = middle + 1
-    else return item
-  }
-  return undefined
-}
-
-/** Reads the number of client blocks, the variable-length integer that starts a V1 update. */
-function readBlockCount(update: Uint8Array): number {
-  let count = 0
-  let factor = 1
-  for (const byte of update) {
-    count += (byte & 0x7f) * factor
-    if (byte < 0x80) return count
-    factor *= 0x80
-  }
-  throw new Rejection('malformed', 'update ends inside its block count')
-}
-
-function idText(id: Y.ID): string {
-  return `${id.client}:${id.clock}`
 }
