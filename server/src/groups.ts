@@ -84,7 +84,7 @@ export class GroupService {
   }
 
   /**
-   * Adds a member, joining at the current head with W raised to it, or changes the role or bot
+   * Adds a member, joining at the current head (a first join raises W to it), or changes the role or bot
    * flag of a current member. Returns the record and whether the user joined.
    */
   putMember(
@@ -110,7 +110,9 @@ export class GroupService {
 
       await room.change((groupDoc) => {
         groupDoc.members.set(userId, record)
-        if (joined && head > (room.summary.watermarks.get(userId) ?? 0)) {
+        // Only a first join counts history as read. A rejoin keeps W, so what the user had not
+        // read before it left stays unread, and messages sent while it was away never count.
+        if (joined && existing === undefined && head > (room.summary.watermarks.get(userId) ?? 0)) {
           groupDoc.receipts.set(receiptKey(userId, SERVER_DEVICE), head)
         }
       })

@@ -51,9 +51,10 @@ class Oracle {
 
   join(userId: string): void {
     const periods = this.periods.get(userId) ?? []
+    // A first join counts history as read; a rejoin keeps W.
+    if (periods.length === 0) this.raise(userId, this.head)
     periods.push({ from: this.head })
     this.periods.set(userId, periods)
-    this.raise(userId, this.head)
   }
 
   leave(userId: string): void {

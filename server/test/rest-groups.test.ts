@@ -255,9 +255,15 @@ describe('DELETE /v1/groups/:gid/members/:uid', () => {
 
     expect(back.status).toBe(201)
     expect(back.body.periods).toEqual([{ from: 0, to: 1 }, { from: 2 }])
-    // Joining at head 2 sets W to 2, which covers message 1 of the first period as well.
+    // A rejoin keeps W at 0: message 1 of the first period stays unread, message 2 never counts.
     const unread = await rest<UnreadResponse>('bob', 'GET', '/v1/users/bob/unread')
-    expect(unread.body.total).toBe(1)
+    expect(unread.body.total).toBe(2)
+    const first = await rest<ReceiptsResponse>(
+      'olive',
+      'GET',
+      `/v1/groups/${groupId}/messages/1/receipts`,
+    )
+    expect(first.body).toMatchObject({ readCount: 0, unreadCount: 1, unread: ['bob'] })
     const missed = await rest<ReceiptsResponse>(
       'olive',
       'GET',

@@ -74,7 +74,10 @@ export class TestServer {
     return readHead(this.group)
   }
 
-  /** Adds a user at the current head, or again after it left, and raises its W to the head. */
+  /**
+   * Adds a user at the current head, or again after it left. A first join raises its W to the
+   * head; a rejoin keeps W, so unread messages of earlier periods stay unread.
+   */
   join(userId: string, bot?: boolean): void {
     const existing = this.group.members.get(userId)
     if (isCurrentMember(existing)) return
@@ -82,7 +85,7 @@ export class TestServer {
     const head = this.head
     const record = openPeriod(existing, head, existing?.role ?? 'member', bot ?? existing?.bot)
     this.doc.transact(() => this.group.members.set(userId, record))
-    writeDeviceReceipt(this.group, userId, SERVER_DEVICE, head)
+    if (existing === undefined) writeDeviceReceipt(this.group, userId, SERVER_DEVICE, head)
     this.tick()
   }
 
