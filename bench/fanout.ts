@@ -16,18 +16,56 @@ import * as Y from 'yjs'
 import { mintToken } from '../server/src/auth.ts'
 import { LightClient } from './light-client.ts'
 
-const { values } = parseArgs({
-  options: {
-    members: { type: 'string', default: '500,2000' },
-    rounds: { type: 'string', default: '30' },
-    writers: { type: 'string', default: '20' },
-    'batch-window-ms': { type: 'string', default: '2' },
-    servers: { type: 'string', default: 'readmark,y-websocket' },
-  },
-})
-const memberCounts = values.members.split(',').map(Number)
-const rounds = Number(values.rounds)
-const writersPerRound = Number(values.writers)
+const USAGE = `Usage: npm run bench:fanout -- [options]
+  --members LIST         comma-separated group sizes (default 500,2000)
+  --rounds N             rounds per scenario (default 30)
+  --writers N            members that mark read at once in each round (default 20)
+  --batch-window-ms N    readmark's batch window in ms (default 2)
+  --servers LIST         readmark, y-websocket or both (default readmark,y-websocket)
+`
+
+function fail(message: string): never {
+  process.stderr.write(`bench:fanout: ${message}\n\n${USAGE}`)
+  process.exit(2)
+}
+
+let values: ReturnType<typeof parseOptions>
+try {
+  values = parseOptions()
+} catch (error) {
+  fail((error as Error).message)
+}
+if (values.help === true) {
+  process.stdout.write(USAGE)
+  process.exit(0)
+}
+
+function parseOptions() {
+  return parseArgs({
+    options: {
+      members: { type: 'string', default: '500,2000' },
+      rounds: { type: 'string', default: '30' },
+      writers: { type: 'string', default: '20' },
+      'batch-window-ms': { type: 'string', default: '2' },
+      servers: { type: 'string', default: 'readmark,y-websocket' },
+      help: { type: 'boolean' },
+    },
+  }).values
+}
+
+function positiveInteger(name: string, text: string): number {
+  const value = Number(text)
+  if (!Number.isInteger(value) || value <= 0)
+    fail(`--${name} must be a positive whole number, got "${text}"`)
+  return value
+}
+
+const memberCounts = values.members.split(',').map((text) => positiveInteger('members', text))
+const rounds = positiveInteger('rounds', values.rounds)
+const writersPerRound = positiveInteger('writers', values.writers)
+if (memberCounts.some((members) => members < writersPerRound)) {
+  fail(`every --members value must be at least --writers (${writersPerRound})`)
+}
 const ROUND_TIMEOUT_MS = 10_000
 
 interface Member {

@@ -43,6 +43,29 @@ function nameFlags(message: string): string {
   )
 }
 
+/** Turns the usual start-up failures into one line that says what to change. */
+function describeStartError(
+  error: unknown,
+  settings: { port: number; host: string; dataDir: string },
+): string {
+  const code = (error as { code?: string }).code
+  const causeCode = (error as { cause?: { code?: string } }).cause?.code
+  if (code === 'EADDRINUSE')
+    return `port ${settings.port} on ${settings.host} is in use; choose another with --port`
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return `cannot listen on host "${settings.host}" (${code}); set --host to an address of this machine`
+  }
+  if (code === 'EACCES')
+    return `no permission to listen on port ${settings.port}; use a port above 1023`
+  if (causeCode === 'LEVEL_LOCKED') {
+    return `data directory ${settings.dataDir} is in use by another readmark server; stop it or choose another --data-dir`
+  }
+  if (code === 'EEXIST' || code === 'ENOTDIR' || code === 'EACCES' || code === 'EROFS') {
+    return `cannot use data directory ${settings.dataDir} (${code}); set --data-dir to a writable folder`
+  }
+  return `start failed: ${error instanceof Error ? error.message : String(error)}`
+}
+
 function splitList(value: string | undefined): string[] {
   if (value === undefined) return []
   return value
@@ -81,12 +104,15 @@ async function main(): Promise<void> {
 
   const logger = pino({ name: 'readmark', level: env.LOG_LEVEL ?? 'info' })
   const retentionDays = parseNumber('retention-days', flags['retention-days'] ?? env.RETENTION_DAYS)
+  const port = parseNumber('port', flags.port ?? env.PORT) ?? 8787
+  const host = flags.host ?? env.HOST ?? '127.0.0.1'
+  const dataDir = flags['data-dir'] ?? env.DATA_DIR ?? './data'
   let server: Awaited<ReturnType<typeof createServer>>
   try {
     server = await createServer({
-      port: parseNumber('port', flags.port ?? env.PORT) ?? 8787,
-      host: flags.host ?? env.HOST ?? '127.0.0.1',
-      dataDir: flags['data-dir'] ?? env.DATA_DIR ?? './data',
+      port,
+      host,
+      dataDir,
       authSecret,
       ...(retentionDays === undefined ? {} : { retentionDays }),
       corsOrigins: splitList(flags['cors-origin'] ?? env.CORS_ORIGINS),
@@ -94,9 +120,14 @@ async function main(): Promise<void> {
     })
   } catch (error) {
     if (error instanceof InvalidOptionsError) fail(nameFlags(error.message))
-    throw error
+    fail(describeStartError(error, { port, host, dataDir }))
   }
-  await server.listen()
+  try {
+    await server.listen()
+  } catch (error) {
+    await server.close()
+    fail(describeStartError(error, { port, host, dataDir }))
+  }
 
   if (dev) {
     const service = await mintToken(authSecret, 'backend', { service: true, ttlSeconds: 86_400 })
