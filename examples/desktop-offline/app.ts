@@ -1,5 +1,10 @@
 import { parseArgs } from 'node:util'
-import { createClient, type GroupSession, leveldbStorage } from '@readmark/client-sdk/node'
+import {
+  createClient,
+  type GroupSession,
+  leveldbStorage,
+  ReadmarkError,
+} from '@readmark/client-sdk/node'
 import WebSocket from 'ws'
 
 const HELP = `Usage: node --import tsx examples/desktop-offline/app.ts --url URL --token JWT --group ID --data DIR [options]
@@ -86,16 +91,23 @@ async function within(promise: Promise<void>, waitMs: number): Promise<boolean> 
   }
 }
 
+const FATAL_CODES = new Set(['invalid-token', 'not-member', 'group-not-found'])
+
 function printMessages(session: GroupSession, print: (line: string) => void): void {
   for (const message of session.messages()) {
+    if (message.deleted === true) {
+      print(`  #${message.seq} ${message.sender}: (deleted)`)
+      continue
+    }
     print(
       `  #${message.seq} ${message.sender}: ${message.body ?? ''} (read ${message.readCount} / unread ${message.unreadCount})`,
     )
   }
 }
 
+const print = (line: string) => process.stdout.write(`${line}\n`)
+
 async function main(): Promise<void> {
-  const print = (line: string) => process.stdout.write(`${line}\n`)
   let options: AppOptions | null
   try {
     options = parseOptions()
@@ -108,15 +120,29 @@ async function main(): Promise<void> {
     return
   }
 
-  const client = await createClient({
-    url: options.url,
-    token: options.token,
-    deviceId: options.device,
-    storage: leveldbStorage(options.data),
-    WebSocket,
-    reconnect: { baseMs: 200, maxMs: 1_000 },
-  })
+  let client: Awaited<ReturnType<typeof createClient>>
+  try {
+    client = await createClient({
+      url: options.url,
+      token: options.token,
+      deviceId: options.device,
+      storage: leveldbStorage(options.data),
+      WebSocket,
+      reconnect: { baseMs: 200, maxMs: 1_000 },
+    })
+  } catch (error) {
+    const code = error instanceof ReadmarkError ? ` (${error.code})` : ''
+    process.stderr.write(`desktop app: cannot start${code}: ${(error as Error).message}\n`)
+    process.exit(1)
+  }
   const session = await client.group(options.group)
+  // Errors that stop syncing for good end the app: not a member, no such group, a rejected token.
+  // The session recovers from the others by itself, so they are only printed.
+  let stopped: ReadmarkError | null = null
+  session.on('error', (error) => {
+    if (FATAL_CODES.has(error.code)) stopped = error
+    else print(`[${client.userId}] ${error.code}: ${error.message}`)
+  })
   const stored =
     session.head() === 0
       ? 'no stored replica yet'
@@ -124,6 +150,12 @@ async function main(): Promise<void> {
   print(`[${client.userId}] opened ${options.data}: ${stored}`)
 
   const online = await within(session.whenSynced(), options.waitMs)
+  if (stopped !== null) {
+    const error: ReadmarkError = stopped
+    process.stderr.write(`desktop app: ${error.code}: ${error.message}\n`)
+    await client.close()
+    process.exit(1)
+  }
   if (online) {
     print(`[${client.userId}] synced with ${options.url}: head ${session.head()}`)
   } else {
@@ -135,8 +167,12 @@ async function main(): Promise<void> {
 
   if (options.read !== undefined) {
     const watermark = session.markRead(options.read)
+    const later =
+      options.read > session.head()
+        ? ` (#${options.read} is beyond the replica's head ${session.head()}; it applies once that message arrives)`
+        : ''
     print(
-      `[${client.userId}] marked read up to #${options.read} ${online ? 'online' : 'offline'}: watermark ${watermark}, unread ${session.unreadCount()}, ${session.unconfirmed} receipt writes not yet confirmed`,
+      `[${client.userId}] marked read up to #${options.read} ${online ? 'online' : 'offline'}: watermark ${watermark}${later}, unread ${session.unreadCount()}, ${session.unconfirmed} receipt writes not yet confirmed`,
     )
     printMessages(session, print)
   }

@@ -43,7 +43,7 @@ function nameFlags(message: string): string {
   )
 }
 
-/** Turns the usual start-up failures into one line that says what to change. */
+/** Describes the usual start-up failures in one line that names the setting to change. */
 function describeStartError(
   error: unknown,
   settings: { port: number; host: string; dataDir: string },
