@@ -161,3 +161,21 @@ describe('sync lifecycle', () => {
     bob.close()
   })
 })
+
+describe('service connections', () => {
+  it('syncs a service token read-only', async () => {
+    const { test, groupId } = await setUp()
+    const service = new RawClient(
+      `${test.syncUrl}/${groupId}?token=${await test.token('backend', { service: true })}`,
+    )
+    await waitFor('the service to sync', () => service.synced)
+
+    expect(openGroupDoc(service.doc).meta.get('head')).toBe(3)
+    service.change((doc) => openGroupDoc(doc).receipts.set('backend/d', 1))
+    await waitFor('permission denied', () => service.denied.length > 0)
+
+    expect(service.denied[0]).toMatch(/^read-only/)
+    expect(service.closeCode).toBeNull()
+    service.close()
+  })
+})

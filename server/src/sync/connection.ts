@@ -152,6 +152,11 @@ export class Connection implements RoomConnection {
   }
 
   #onUpdate(update: Uint8Array): void {
+    // A service connection watches groups; it has no receipt keys of its own to write.
+    if (this.#caller.service) {
+      this.#reject('read-only', 'a service connection cannot write; use POST /v1/groups/:gid/read')
+      return
+    }
     if (!isCurrentMember(this.#room.summary.members.get(this.userId))) {
       this.#reject('not-member', 'the user is not a member of this group')
       this.close(CloseCode.notMember, 'not a member')
