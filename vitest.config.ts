@@ -8,6 +8,7 @@ export default defineConfig({
       'client-sdk/test/**/*.test.ts',
       'test/**/*.test.ts',
     ],
+    reporters: ['default', './test/summary-reporter.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },
