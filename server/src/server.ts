@@ -10,6 +10,7 @@ import { GroupService } from './groups.ts'
 import { ServerMetrics } from './metrics.ts'
 import { parseServerOptions, type ServerOptions, type ServerOptionsInput } from './options.ts'
 import { registerRoutes } from './rest/routes.ts'
+import { RetentionSweeper } from './retention.ts'
 import { DocStore } from './storage/doc-store.ts'
 import { SummaryStore } from './storage/summary-store.ts'
 import { SummaryService } from './summaries.ts'
@@ -85,6 +86,17 @@ export async function createServer(input: ServerOptionsInput): Promise<ReadmarkS
   const services = { options, groups, summaries, rooms, metrics }
   const app = createApp(services)
   const stopRoutes = registerRoutes(app, services)
+  let retention: RetentionSweeper | null = null
+  if (options.retentionDays !== undefined) {
+    retention = new RetentionSweeper({
+      groups,
+      store: summaryStore,
+      logger: logger.child({ component: 'retention' }),
+      retentionDays: options.retentionDays,
+      intervalMs: options.retentionIntervalMs,
+    })
+    retention.start()
+  }
 
   const http = createAdaptorServer({ fetch: app.fetch }) as Server
   http.on('upgrade', (request, socket, head) => sync.handleUpgrade(request, socket, head))
@@ -116,6 +128,7 @@ export async function createServer(input: ServerOptionsInput): Promise<ReadmarkS
     close() {
       closing ??= (async () => {
         stopRoutes()
+        await retention?.stop()
         sync.close()
         await new Promise<void>((resolve) => {
           http.close(() => resolve())

@@ -1,6 +1,5 @@
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import type { AppEnv, AppServices } from '../app.ts'
-import { RetentionSweeper } from '../retention.ts'
 import { EventHub } from './event-hub.ts'
 import { registerEventRoutes } from './events.ts'
 import { registerGroupRoutes } from './groups.ts'
@@ -14,9 +13,8 @@ import { registerReceiptRoutes } from './receipts.ts'
 import { TokenCache } from './token-cache.ts'
 
 /**
- * Registers every REST route under /v1, the OpenAPI document and its page, and starts the
- * retention sweep when retentionDays is set. Returns a function that stops their timers and ends
- * the event streams.
+ * Registers every REST route under /v1 and the OpenAPI document and its page. Returns a function
+ * that stops their timers and ends the event streams.
  */
 export function registerRoutes(app: OpenAPIHono<AppEnv>, services: AppServices): () => void {
   const { options } = services
@@ -34,22 +32,9 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>, services: AppServices):
   registerEventRoutes(app, services, hub)
   registerOpenApi(app)
 
-  let retention: RetentionSweeper | null = null
-  if (options.retentionDays !== undefined) {
-    retention = new RetentionSweeper({
-      groups: services.groups,
-      store: services.summaries.store,
-      logger: options.logger.child({ component: 'retention' }),
-      retentionDays: options.retentionDays,
-      intervalMs: options.retentionIntervalMs,
-    })
-    retention.start()
-  }
-
   return () => {
     limiter.stop()
     tokens.clear()
     hub.close()
-    void retention?.stop()
   }
 }
