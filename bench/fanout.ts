@@ -53,6 +53,11 @@ function parseOptions() {
   }).values
 }
 
+const SERVER_SCRIPTS: Record<string, string> = {
+  readmark: './fanout-server.ts',
+  'y-websocket': './fanout-reference-server.ts',
+}
+
 function positiveInteger(name: string, text: string): number {
   const value = Number(text)
   if (!Number.isInteger(value) || value <= 0)
@@ -63,6 +68,11 @@ function positiveInteger(name: string, text: string): number {
 const memberCounts = values.members.split(',').map((text) => positiveInteger('members', text))
 const rounds = positiveInteger('rounds', values.rounds)
 const writersPerRound = positiveInteger('writers', values.writers)
+positiveInteger('batch-window-ms', values['batch-window-ms'])
+const servers = values.servers.split(',')
+for (const server of servers) {
+  if (!(server in SERVER_SCRIPTS)) fail(`--servers takes readmark and y-websocket, got "${server}"`)
+}
 if (memberCounts.some((members) => members < writersPerRound)) {
   fail(`every --members value must be at least --writers (${writersPerRound})`)
 }
@@ -118,11 +128,6 @@ function decodeReceiptKeys(frame: Uint8Array): string[] {
       keys.push(`origin:${struct.id.client}`)
   }
   return keys
-}
-
-const SERVER_SCRIPTS: Record<string, string> = {
-  readmark: './fanout-server.ts',
-  'y-websocket': './fanout-reference-server.ts',
 }
 
 /** Runs one scenario and returns its p99 latency in ms. */
@@ -252,7 +257,6 @@ async function runScenario(server: string, members: number): Promise<number> {
   return p99
 }
 
-const servers = values.servers.split(',')
 for (const members of memberCounts) {
   const p99s = new Map<string, number>()
   for (const server of servers) p99s.set(server, await runScenario(server, members))

@@ -11,16 +11,55 @@ import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 
-const { values } = parseArgs({
-  options: {
-    members: { type: 'string', default: '10000' },
-    groups: { type: 'string', default: '1000' },
-    seconds: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '1,10' },
-  },
-})
-const seconds = Number(values.seconds)
-const connectionCounts = values.connections.split(',').map(Number)
+const USAGE = `Usage: npm run bench:rest -- [options]
+  --members N        members of the group whose receipts are read (default 10000)
+  --groups N         groups of the user whose unread totals are read (default 1000)
+  --seconds N        measured seconds per scenario, after a 2 s warm-up (default 10)
+  --connections LIST comma-separated numbers of concurrent connections (default 1,10)
+`
+
+function fail(message: string): never {
+  process.stderr.write(`bench:rest: ${message}\n\n${USAGE}`)
+  process.exit(2)
+}
+
+function positiveInteger(name: string, text: string): number {
+  const value = Number(text)
+  if (!Number.isInteger(value) || value <= 0)
+    fail(`--${name} must be a positive whole number, got "${text}"`)
+  return value
+}
+
+let values: {
+  members: string
+  groups: string
+  seconds: string
+  connections: string
+  help?: boolean
+}
+try {
+  values = parseArgs({
+    options: {
+      members: { type: 'string', default: '10000' },
+      groups: { type: 'string', default: '1000' },
+      seconds: { type: 'string', default: '10' },
+      connections: { type: 'string', default: '1,10' },
+      help: { type: 'boolean' },
+    },
+  }).values
+} catch (error) {
+  fail((error as Error).message)
+}
+if (values.help === true) {
+  process.stdout.write(USAGE)
+  process.exit(0)
+}
+positiveInteger('members', values.members)
+positiveInteger('groups', values.groups)
+const seconds = positiveInteger('seconds', values.seconds)
+const connectionCounts = values.connections
+  .split(',')
+  .map((text) => positiveInteger('connections', text))
 const WARM_UP_SECONDS = 2
 /** Upper bound on one scenario's requests, so a run stays bounded whatever the machine. */
 const MAX_REQUESTS = 2_000_000

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer, mintToken, type ReadmarkServer } from '@readmark/server'
-import { ReadmarkApi } from './readmark-api.ts'
+import { ReadmarkApi, ReadmarkApiError } from './readmark-api.ts'
 import { runWalkthrough } from './walkthrough.ts'
 
 /**
@@ -35,6 +35,16 @@ async function main(): Promise<void> {
     const api = new ReadmarkApi(url, serviceToken)
     const groupId = `team-${randomBytes(3).toString('hex')}`
     await runWalkthrough(api, groupId, print)
+  } catch (error) {
+    process.exitCode = 1
+    if (error instanceof ReadmarkApiError) {
+      process.stderr.write(`backend example: ${error.code} (${error.status}): ${error.message}\n`)
+    } else {
+      const cause = (error as { cause?: { code?: string } }).cause?.code
+      process.stderr.write(
+        `backend example: request to ${url} failed${cause === undefined ? '' : ` (${cause})`}: ${(error as Error).message}\n`,
+      )
+    }
   } finally {
     await server?.close()
     if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true })

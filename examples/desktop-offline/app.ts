@@ -135,7 +135,15 @@ async function main(): Promise<void> {
     process.stderr.write(`desktop app: cannot start${code}: ${(error as Error).message}\n`)
     process.exit(1)
   }
-  const session = await client.group(options.group)
+  let session: GroupSession
+  try {
+    session = await client.group(options.group)
+  } catch (error) {
+    const code = error instanceof ReadmarkError ? `${error.code}: ` : ''
+    process.stderr.write(`desktop app: ${code}${(error as Error).message}\n`)
+    await client.close()
+    process.exit(1)
+  }
   // Errors that stop syncing for good end the app: not a member, no such group, a rejected token.
   // The session recovers from the others by itself, so they are only printed.
   let stopped: ReadmarkError | null = null

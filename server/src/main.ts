@@ -21,9 +21,16 @@ Options (each also read from the environment variable in brackets):
   --help              print this help
 `
 
+/** Exits with 2 for a mistake in the flags, printing the usage after the message. */
 function fail(message: string): never {
   process.stderr.write(`readmark: ${message}\n\n${HELP}`)
   process.exit(2)
+}
+
+/** Exits with 1 for a failure at start-up that no flag syntax caused. */
+function failToStart(message: string): never {
+  process.stderr.write(`readmark: ${message}\n`)
+  process.exit(1)
 }
 
 /** Names of createServer options as this command takes them, for error messages. */
@@ -120,13 +127,13 @@ async function main(): Promise<void> {
     })
   } catch (error) {
     if (error instanceof InvalidOptionsError) fail(nameFlags(error.message))
-    fail(describeStartError(error, { port, host, dataDir }))
+    failToStart(describeStartError(error, { port, host, dataDir }))
   }
   try {
     await server.listen()
   } catch (error) {
     await server.close()
-    fail(describeStartError(error, { port, host, dataDir }))
+    failToStart(describeStartError(error, { port, host, dataDir }))
   }
 
   if (dev) {

@@ -10,6 +10,9 @@ Prints an HS256 token for the readmark server.
   --ttl SECONDS   lifetime in seconds (default 3600)
 `
 
+/** Longest lifetime the tool mints, ten years in seconds. */
+const MAX_TTL_SECONDS = 315_360_000
+
 function fail(message: string): never {
   process.stderr.write(`readmark token: ${message}\n\n${USAGE}`)
   process.exit(2)
@@ -35,11 +38,12 @@ if (values.help === true) {
 
 const secret = process.env.AUTH_SECRET
 if (secret === undefined || secret === '') fail('AUTH_SECRET is not set')
+if (secret.length < 32) fail('AUTH_SECRET must be at least 32 characters, as the server requires')
 if (values.sub === undefined) fail('--sub is missing')
 if (!ID_PATTERN.test(values.sub)) fail(`--sub "${values.sub}" is not a valid user id`)
 const ttlSeconds = values.ttl === undefined ? 3_600 : Number(values.ttl)
-if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0)
-  fail(`--ttl must be a positive whole number of seconds, got "${values.ttl}"`)
+if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > MAX_TTL_SECONDS)
+  fail(`--ttl must be a whole number of seconds from 1 to ${MAX_TTL_SECONDS}, got "${values.ttl}"`)
 
 process.stdout.write(
   `${await mintToken(secret, values.sub, { service: values.service === true, ttlSeconds })}\n`,
