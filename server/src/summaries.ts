@@ -19,14 +19,15 @@ import { UserGroupIndex } from './user-groups.ts'
 
 export { GroupSummary } from './group-summary.ts'
 
-/** What changed in a group's summary; server-sent events forward these. */
+/** Kind of change in a group's summary, which server-sent events forward. */
 export type SummaryChange = 'receipts' | 'members' | 'messages'
 
 type ChangeListener = (groupId: string, change: SummaryChange) => void
 
 /**
  * Keeps the summaries of loaded groups in memory and in the summary store. Every change method
- * updates memory at once, so a query right after sees it, and returns the promise of its write.
+ * updates memory at once, so a query right after reads the new state, and returns the promise of
+ * its write.
  */
 export class SummaryService {
   readonly #store: SummaryStore
@@ -140,7 +141,7 @@ export class SummaryService {
     return this.#write(summary.id, 'receipts', operations)
   }
 
-  /** Stores a member record; `current` says whether the user is a member now. */
+  /** Stores a member record; `current` tells whether the user is a member now. */
   setMember(
     summary: GroupSummary,
     userId: string,

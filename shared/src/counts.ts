@@ -123,7 +123,7 @@ export function buildCountIndex(state: GroupState): CountIndex {
 
 /**
  * Moves one user's watermark from previous to next in a built index, in place, for an index whose
- * state.watermarks already holds next. Equal to a rebuild but O(periods · n) in array moves
+ * state.watermarks already contains next. Equal to a rebuild but O(periods · n) in array moves
  * instead of O(P log P) work, which for thousands of members is microseconds instead of
  * milliseconds.
  */

@@ -2,8 +2,8 @@ import type { Advance, MemberRecord, MessageRecord } from '@readmark/shared'
 import { Level } from 'level'
 
 /**
- * The derived summaries in their own LevelDB, beside y-leveldb's store: what REST answers from
- * without loading a group's Yjs document, and what a restart reads back instead of recomputing.
+ * The derived summaries in their own LevelDB, beside y-leveldb's store. REST queries read them
+ * without loading a group's Yjs document, and a restart reads them back instead of recomputing.
  *
  * Keys are strings joined with `!`, which no id may contain; seqs are zero-padded so that key
  * order is seq order:

@@ -93,7 +93,7 @@ export class Connection implements RoomConnection {
     this.#socket.close(code, reason)
   }
 
-  /** Pings the client; a client that did not answer the previous ping is dropped. */
+  /** Pings the client, and drops a client that sent no pong for the previous ping. */
   heartbeat(): void {
     if (!this.alive) {
       this.#options.logger.info(

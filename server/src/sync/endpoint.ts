@@ -118,7 +118,7 @@ export class SyncEndpoint {
     this.#perUser.set(caller.userId, (this.#perUser.get(caller.userId) ?? 0) + 1)
     const released = () => this.#release(caller.userId)
 
-    // The room is loaded before the socket is accepted, so the first sync sees the stored state.
+    // The room is loaded before the socket is accepted, so the first sync contains the stored state.
     this.#options.rooms
       .use(groupId, (room) => {
         this.#wss.handleUpgrade(request, socket, head, (ws) => {

@@ -4,7 +4,7 @@ import type { WebSocket } from 'ws'
 /**
  * A complete unmasked binary WebSocket frame (RFC 6455 §5.2), built once and written as is to
  * every socket of a broadcast. ws would build the same header for each socket and write it with a
- * second buffer; with thousands of sockets that per-send work is most of the fan-out time.
+ * second buffer, and with thousands of sockets that per-send work is most of the fan-out time.
  */
 export function encodeBinaryFrame(payload: Uint8Array): Buffer {
   const length = payload.byteLength

@@ -20,7 +20,7 @@ export const SERVER_ORIGIN = Symbol('readmark server')
 /** Transaction origin of a batch of accepted client updates. */
 const BATCH_ORIGIN = Symbol('readmark client batch')
 
-/** What a room needs from a connection. */
+/** The part of a connection a room uses. */
 export interface RoomConnection {
   readonly userId: string
   readonly awarenessIds: Set<number>
@@ -49,9 +49,9 @@ interface PendingUpdate {
  *
  * Ordering and durability: accepted updates wait up to batchWindowMs, then apply in one Yjs
  * transaction, because every transaction costs time proportional to the client ids in the
- * document. The merged update is broadcast at once, then stored; only after LevelDB has it does
- * each sender get the server's state vector as of that batch, which is the confirmation
- * PROTOCOL.md describes. Stores run one after another, so confirmations keep batch order.
+ * document. The merged update is broadcast at once, then stored. Only after LevelDB has it does
+ * each sender get the server's state vector as of that batch, the confirmation that PROTOCOL.md
+ * describes. Stores run one after another, so confirmations keep batch order.
  */
 export class Room {
   readonly id: string

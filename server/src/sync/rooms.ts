@@ -5,8 +5,8 @@ import type { GroupRecord } from '../storage/summary-store.ts'
 import { Room, type RoomDependencies } from './room.ts'
 
 /**
- * The registry of loaded rooms. A room loads on first use, after its summary says the group
- * exists, and unloads once it has had no connection and no use for idleUnloadMs.
+ * The registry of loaded rooms. A room loads on first use, after its summary shows that the
+ * group exists, and unloads once it has had no connection and no use for idleUnloadMs.
  */
 export class Rooms {
   readonly #deps: RoomDependencies
