@@ -46,6 +46,30 @@ function send(groupId: string, sender: string, clientMessageId: string, body?: s
 }
 
 describe('POST /v1/groups/:gid/messages', () => {
+  it('gives concurrent sends distinct consecutive seqs', async () => {
+    const groupId = await createGroup()
+
+    const sends = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        send(groupId, i % 2 === 0 ? 'bob' : 'carl', `burst-${i}`),
+      ),
+    )
+
+    const seqs = sends.map((response) => response.body.seq).sort((a, b) => a - b)
+    expect(seqs).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+  })
+
+  it('returns one seq for concurrent retries of one message', async () => {
+    const groupId = await createGroup()
+
+    const retries = await Promise.all(
+      Array.from({ length: 5 }, () => send(groupId, 'bob', 'same', 'hi')),
+    )
+
+    expect(new Set(retries.map((response) => response.body.seq))).toEqual(new Set([1]))
+    expect(retries.filter((response) => response.status === 201)).toHaveLength(1)
+  })
+
   it("assigns the next seq and moves the sender's watermark", async () => {
     const groupId = await createGroup()
 
