@@ -26,7 +26,7 @@ http.on('upgrade', (request, socket, head) => {
 await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
 
 process.on('message', (message: string) => {
-  if (message === 'cpu') process.send?.({ cpu: process.cpuUsage(), batches: 0 })
+  if (message === 'cpu') process.send?.({ cpu: process.cpuUsage(), batches: 0, buckets: [] })
   if (message === 'stop') process.exit(0)
 })
 process.send?.({ port: (http.address() as AddressInfo).port })

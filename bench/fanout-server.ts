@@ -32,7 +32,10 @@ process.on('message', async (message: string) => {
     const batches =
       fanout.values.find((value) => value.metricName === 'readmark_fanout_seconds_count')?.value ??
       0
-    process.send?.({ cpu: process.cpuUsage(), batches })
+    const buckets = fanout.values
+      .filter((value) => value.metricName === 'readmark_fanout_seconds_bucket')
+      .map((value) => ({ le: Number(value.labels.le), count: value.value }))
+    process.send?.({ cpu: process.cpuUsage(), batches, buckets })
   }
   if (message === 'stop') {
     await server.close()

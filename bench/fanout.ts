@@ -78,6 +78,27 @@ if (memberCounts.some((members) => members < writersPerRound)) {
 }
 const ROUND_TIMEOUT_MS = 10_000
 
+/** What the server process reports: its CPU time and, for readmark, its fan-out histogram. */
+interface ServerReport {
+  cpu: NodeJS.CpuUsage
+  batches: number
+  /** Cumulative counts of readmark_fanout_seconds by upper bound `le`, in seconds. */
+  buckets: Array<{ le: number; count: number }>
+}
+
+/**
+ * Returns the upper bound, in ms, of the histogram bucket that holds the given percentile of the
+ * observations made between two reports.
+ */
+function bucketPercentile(before: ServerReport, after: ServerReport, p: number): number {
+  const total = after.batches - before.batches
+  for (const bucket of after.buckets) {
+    const previous = before.buckets.find((entry) => entry.le === bucket.le)?.count ?? 0
+    if (bucket.count - previous >= (p / 100) * total) return bucket.le * 1000
+  }
+  return Number.POSITIVE_INFINITY
+}
+
 interface Member {
   userId: string
   socket: LightClient
@@ -156,8 +177,8 @@ async function runScenario(server: string, members: number): Promise<number> {
     child.once('message', (m: { port: number }) => resolve(m.port)),
   )
   const cpu = () =>
-    new Promise<{ cpu: NodeJS.CpuUsage; batches: number }>((resolve) => {
-      child.once('message', (m: { cpu: NodeJS.CpuUsage; batches: number }) => resolve(m))
+    new Promise<ServerReport>((resolve) => {
+      child.once('message', (m: ServerReport) => resolve(m))
       child.send('cpu')
     })
 
@@ -246,7 +267,12 @@ async function runScenario(server: string, members: number): Promise<number> {
     `p99 ${p99.toFixed(1)} ms`,
     `max ${(latencies.at(-1) ?? Number.NaN).toFixed(1)} ms`,
     `server CPU ${((serverCpuMs / receipts) * 1000).toFixed(0)} ms per 1,000 receipts`,
-    ...(server === 'readmark' ? [`batches per round ${batchesPerRound.toFixed(2)}`] : []),
+    ...(server === 'readmark'
+      ? [
+          `batches per round ${batchesPerRound.toFixed(2)}`,
+          `server-side fan-out p99 ≤ ${bucketPercentile(cpuBefore, cpuAfter, 99)} ms`,
+        ]
+      : []),
     `missing ${timedOut}`,
   ]
   process.stdout.write(`${line.join(' | ')}\n`)

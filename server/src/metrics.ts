@@ -46,7 +46,9 @@ export class ServerMetrics {
   readonly fanoutSeconds = new Histogram({
     name: 'readmark_fanout_seconds',
     help: 'Time from the first update of a batch arriving to its broadcast being sent to every connection.',
-    buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
+    buckets: [
+      0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 0.5, 1,
+    ],
     registers: [this.registry],
   })
   readonly httpRequests = new Counter({
