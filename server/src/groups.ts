@@ -15,13 +15,12 @@ import {
 import type { Logger } from 'pino'
 import * as Y from 'yjs'
 import { AppError } from './errors.ts'
+import { GroupMessages } from './group-messages.ts'
+import { GroupWriteQueue } from './group-write-queue.ts'
 import type { GroupRecord } from './storage/summary-store.ts'
 import type { GroupSummary, SummaryService } from './summaries.ts'
 import type { Room } from './sync/room.ts'
 import type { Rooms } from './sync/rooms.ts'
-
-/** Messages that one retention step reads and removes at a time. */
-const EXPIRE_BATCH_SIZE = 1_000
 
 export interface GroupServiceDependencies {
   rooms: Rooms
@@ -39,16 +38,17 @@ export interface GroupServiceDependencies {
  */
 export class GroupService {
   readonly #deps: GroupServiceDependencies
-  /** Tail of the write queue of each group, so that seqs and idempotency checks never interleave. */
-  readonly #queues = new Map<string, Promise<unknown>>()
+  readonly #queue = new GroupWriteQueue()
+  readonly #messages: GroupMessages
 
   constructor(deps: GroupServiceDependencies) {
     this.#deps = deps
+    this.#messages = new GroupMessages(deps)
   }
 
   /** Creates a group with its first members, all joining at head 0. */
   createGroup(body: CreateGroupBody): Promise<GroupSummary> {
-    return this.#serialize(body.id, async () => {
+    return this.#queue.run(body.id, async () => {
       const { summaries, rooms } = this.#deps
       if ((await summaries.get(body.id)) !== undefined) {
         throw new AppError('conflict', `group "${body.id}" already exists`)
@@ -155,62 +155,14 @@ export class GroupService {
     clientMessageId: string,
     body: string | undefined,
   ): Promise<{ message: MessageRecord; created: boolean }> {
-    return this.#withRoom(groupId, async (room) => {
-      const { summaries, messageWindow } = this.#deps
-      const existingSeq = await summaries.store.getSeqOfClientMessageId(groupId, clientMessageId)
-      if (existingSeq !== undefined) {
-        const existing = await summaries.store.getMessage(groupId, existingSeq)
-        if (existing !== undefined) {
-          const sameBody = existing.deleted === true || existing.body === body
-          if (existing.sender !== sender || !sameBody) {
-            throw new AppError(
-              'conflict',
-              `clientMessageId "${clientMessageId}" already identifies message ${existing.seq} with another sender or body; use a new id for a new message`,
-            )
-          }
-          return { message: existing, created: false }
-        }
-      }
-      if (!isCurrentMember(room.summary.members.get(sender))) {
-        throw new AppError('forbidden', `user "${sender}" is not a member of group "${groupId}"`)
-      }
-
-      const seq = room.summary.head + 1
-      const message: MessageRecord = { seq, id: clientMessageId, sender, at: Date.now() }
-      if (body !== undefined) message.body = body
-
-      await summaries.addMessage(room.summary, message, clientMessageId)
-      await room.change((groupDoc) => {
-        groupDoc.meta.set(META_HEAD, seq)
-        groupDoc.messages.push([message])
-        const excess = groupDoc.messages.length - messageWindow
-        if (excess > 0) groupDoc.messages.delete(0, excess)
-        groupDoc.receipts.set(receiptKey(sender, SERVER_DEVICE), seq)
-      })
-      return { message, created: true }
-    })
+    return this.#withRoom(groupId, (room) =>
+      this.#messages.send(room, sender, clientMessageId, body),
+    )
   }
 
   /** Marks a message deleted in the log and in the window; a deleted message counts nowhere. */
   deleteMessage(groupId: string, seq: number): Promise<MessageRecord> {
-    return this.#withRoom(groupId, async (room) => {
-      const message = await this.#deps.summaries.store.getMessage(groupId, seq)
-      if (message === undefined)
-        throw new AppError('not_found', `message ${seq} not found in group "${groupId}"`)
-      if (message.deleted === true) return message
-
-      const { body: _body, ...rest } = message
-      const deleted: MessageRecord = { ...rest, deleted: true }
-      await room.change((groupDoc) => {
-        const index = groupDoc.messages.toArray().findIndex((entry) => entry.seq === seq)
-        if (index >= 0) {
-          groupDoc.messages.delete(index, 1)
-          groupDoc.messages.insert(index, [deleted])
-        }
-      })
-      await this.#deps.summaries.deleteMessage(room.summary, message)
-      return deleted
-    })
+    return this.#withRoom(groupId, (room) => this.#messages.delete(room, seq))
   }
 
   /**
@@ -248,7 +200,7 @@ export class GroupService {
    * group's document is not loaded. Returns the summary the flag was set in.
    */
   setMarkedUnread(groupId: string, userId: string, marked: boolean): Promise<GroupSummary> {
-    return this.#serialize(groupId, async () => {
+    return this.#queue.run(groupId, async () => {
       const summary = await this.#deps.summaries.get(groupId)
       if (summary === undefined) throw new AppError('not_found', `group "${groupId}" not found`)
       if (!isCurrentMember(summary.members.get(userId))) {
@@ -267,57 +219,11 @@ export class GroupService {
    * and the document's window, for retention. Returns how many messages were removed.
    */
   expireMessages(groupId: string, before: number): Promise<number> {
-    return this.#serialize(groupId, async () => {
-      const { summaries, rooms, messageWindow } = this.#deps
-      const summary = await summaries.get(groupId)
-      if (summary === undefined) return 0
-
-      let removed = 0
-      for (;;) {
-        const batch = await summaries.store.listMessagesBefore(groupId, before, EXPIRE_BATCH_SIZE)
-        if (batch.length === 0) break
-        await summaries.forgetMessages(
-          summary,
-          batch,
-          batch.map((message) => message.id),
-        )
-        removed += batch.length
-      }
-      if (removed === 0) return 0
-
-      // The window contains the most recent messages, so only a group whose window reaches back
-      // to an expired seq needs its document loaded.
-      const expiredThrough = summary.group.expiredThrough ?? 0
-      if (expiredThrough > summary.head - messageWindow) {
-        await rooms.use(groupId, (room) =>
-          room.change((groupDoc) => {
-            const firstKept = groupDoc.messages
-              .toArray()
-              .findIndex((message) => message.seq > expiredThrough)
-            const count = firstKept < 0 ? groupDoc.messages.length : firstKept
-            if (count > 0) groupDoc.messages.delete(0, count)
-          }),
-        )
-      }
-
-      this.#deps.logger.info({ group: groupId, removed, expiredThrough }, 'messages expired')
-      return removed
-    })
+    return this.#queue.run(groupId, () => this.#messages.expire(groupId, before))
   }
 
   #withRoom<T>(groupId: string, write: (room: Room) => Promise<T>): Promise<T> {
-    return this.#serialize(groupId, () => this.#deps.rooms.use(groupId, write))
-  }
-
-  #serialize<T>(groupId: string, write: () => Promise<T>): Promise<T> {
-    const previous = this.#queues.get(groupId) ?? Promise.resolve()
-    const result = previous.then(write, write)
-    const tail = result.catch(() => undefined)
-    this.#queues.set(groupId, tail)
-    void tail.then(() => {
-      if (this.#queues.get(groupId) === tail) this.#queues.delete(groupId)
-    })
-    return result
+    return this.#queue.run(groupId, () => this.#deps.rooms.use(groupId, write))
   }
 }
 
