@@ -1,11 +1,13 @@
 import type * as Y from 'yjs'
 import type { BackoffOptions } from './backoff.ts'
+import { ConfirmationTracker } from './confirmations.ts'
 import { Emitter, type Listener } from './emitter.ts'
 import { ReadmarkError } from './errors.ts'
 import { Outbox, outboxEntriesSchema } from './outbox.ts'
 import { GroupReplica, LOCAL_ORIGIN, type ReplicaIdentity } from './replica.ts'
+import { ReplicaLifecycle } from './replica-lifecycle.ts'
 import type { OpenStorage } from './storage.ts'
-import { SyncConnection, type WebSocketConstructor } from './sync-connection.ts'
+import type { WebSocketConstructor } from './sync-connection.ts'
 import type { TokenSource } from './tokens.ts'
 import type {
   ChangeEvent,
@@ -49,19 +51,6 @@ export interface SessionContext {
   closed(session: GroupSession): void
 }
 
-/** Start-overs one session may make after rejected updates before it stops syncing. */
-const MAX_START_OVERS = 3
-
-interface Waiter<T> {
-  resolve(value: T): void
-  reject(error: unknown): void
-}
-
-interface ConfirmWaiter extends Waiter<void> {
-  /** The clock of each own client id that confirmations must reach. */
-  clocks: Map<number, number>
-}
-
 /**
  * One group for one user on this device: the local replica with its counts, the sync connection,
  * and the outbox. Reads are synchronous and read the replica, so they work offline.
@@ -73,17 +62,10 @@ export class GroupSession {
   readonly #context: SessionContext
   readonly #events: Emitter<GroupEvents>
   readonly #outbox: Outbox
-  #replica: GroupReplica
-  #connection: SyncConnection
-  #wantConnection: boolean
-  #stopped: ReadmarkError | null = null
+  readonly #lifecycle: ReplicaLifecycle
+  readonly #confirmations: ConfirmationTracker
   #closed = false
-  #startOvers = 0
-  #startingOver: Promise<void> | null = null
   #lastUnread: number | undefined | null = null
-  #lastUnconfirmed: number
-  readonly #syncWaiters: Waiter<void>[] = []
-  readonly #confirmWaiters: ConfirmWaiter[] = []
 
   private constructor(
     context: SessionContext,
@@ -96,10 +78,22 @@ export class GroupSession {
     this.groupId = replica.identity.groupId
     this.userId = replica.identity.userId
     this.deviceId = replica.identity.deviceId
-    this.#replica = replica
-    this.#wantConnection = context.connect
-    this.#lastUnconfirmed = replica.unconfirmed()
-    this.#connection = this.#attach(replica)
+    this.#confirmations = new ConfirmationTracker(replica, (count) =>
+      this.#events.emit('unconfirmed', count),
+    )
+    this.#lifecycle = new ReplicaLifecycle(context, replica, {
+      transaction: this.#onTransaction,
+      status: (status) => this.#onStatus(status),
+      confirmed: () => this.#confirmations.confirmed(this.#replica),
+      error: (error) => this.#events.emit('error', error),
+      discarded: (reason) => this.#confirmations.rejectWaiters(reason),
+      replaced: () => {
+        this.#events.emit('change', { local: false, receipts: true, members: true, messages: true })
+        this.#emitUnread()
+        this.#confirmations.update(this.#replica)
+      },
+      outbox: () => this.#outbox.list(),
+    })
     this.#outbox = new Outbox({
       baseUrl: context.baseUrl,
       groupId: this.groupId,
@@ -130,7 +124,7 @@ export class GroupSession {
     const outbox: OutboxEntry[] = stored.success ? stored.data : []
 
     const session = new GroupSession(context, replica, outbox, events)
-    if (session.#wantConnection) session.#connection.connect()
+    if (context.connect) session.#lifecycle.connect()
     session.#outbox.start()
     return session
   }
@@ -148,7 +142,7 @@ export class GroupSession {
   }
 
   get status(): ConnectionStatus {
-    return this.#connection.status
+    return this.#lifecycle.status
   }
 
   /** Receipt writes of this device that the server has not yet confirmed as stored. */
@@ -218,9 +212,7 @@ export class GroupSession {
   /** Resolves once the replica has the server's state; rejects when syncing stops or the session closes. */
   whenSynced(): Promise<void> {
     if (this.#closed) return Promise.reject(closedError())
-    if (this.#stopped !== null) return Promise.reject(this.#stopped)
-    if (this.status === 'synced') return Promise.resolve()
-    return new Promise((resolve, reject) => this.#syncWaiters.push({ resolve, reject }))
+    return this.#lifecycle.whenSynced()
   }
 
   /**
@@ -230,25 +222,20 @@ export class GroupSession {
    */
   whenConfirmed(): Promise<void> {
     if (this.#closed) return Promise.reject(closedError())
-    const clocks = this.#replica.writtenClocks()
-    if (this.#replica.covers(clocks)) return Promise.resolve()
-    return new Promise((resolve, reject) => this.#confirmWaiters.push({ clocks, resolve, reject }))
+    return this.#confirmations.whenConfirmed(this.#replica)
   }
 
   /** Connects, at once, and keeps reconnecting until disconnect(). */
   connect(): void {
     this.#assertOpen()
-    this.#wantConnection = true
-    this.#stopped = null
-    this.#connection.connect()
+    this.#lifecycle.connect()
     this.#outbox.start()
   }
 
   /** Closes the sync connection; markRead and the counts keep working on the replica. */
   disconnect(): void {
     this.#assertOpen()
-    this.#wantConnection = false
-    this.#connection.disconnect()
+    this.#lifecycle.disconnect()
   }
 
   /** Closes the connection and the replica; stored receipts and outbox entries wait for the next start. */
@@ -256,46 +243,17 @@ export class GroupSession {
     if (this.#closed) return
     this.#closed = true
     this.#outbox.close()
-    this.#rejectWaiters(closedError())
-    // A start-over in progress replaces the connection and the replica; close the new ones.
-    await this.#startingOver?.catch(() => undefined)
-    this.#connection.destroy()
-    this.#replica.doc.off('afterTransaction', this.#onTransaction)
-    await this.#replica.close()
+    const error = closedError()
+    this.#lifecycle.rejectSyncWaiters(error)
+    this.#confirmations.rejectWaiters(error)
+    await this.#lifecycle.close()
     this.#events.clear()
     this.#context.closed(this)
   }
 
-  /** Wires a replica to the session and returns its new, unconnected sync connection. */
-  #attach(replica: GroupReplica): SyncConnection {
-    replica.doc.on('afterTransaction', this.#onTransaction)
-    const context = this.#context
-    return new SyncConnection({
-      url: context.syncUrl,
-      groupId: replica.identity.groupId,
-      doc: replica.doc,
-      tokens: context.tokens,
-      WebSocket: context.WebSocket,
-      reconnect: context.reconnect,
-      ownClientIds: () => replica.ownClientIds,
-      flushed: () => replica.store.flushed(),
-      handlers: {
-        status: (status) => this.#onStatus(status),
-        serverStateVector: (stateVector) => {
-          if (replica.confirm(stateVector)) this.#onConfirmed()
-        },
-        rejected: (reason) =>
-          void this.#startOver(
-            new ReadmarkError('update-rejected', `the server rejected an update: ${reason}`),
-          ),
-        policyViolation: () =>
-          void this.#startOver(
-            new ReadmarkError('update-rejected', 'the server closed the connection with 1008'),
-          ),
-        error: (error) => this.#events.emit('error', error),
-        stopped: (error) => this.#onStopped(error),
-      },
-    })
+  /** The current replica, which a start-over replaces. */
+  get #replica(): GroupReplica {
+    return this.#lifecycle.replica
   }
 
   readonly #onTransaction = (transaction: Y.Transaction): void => {
@@ -321,94 +279,14 @@ export class GroupSession {
     }
     this.#events.emit('change', change)
     this.#emitUnread()
-    this.#emitUnconfirmed()
+    this.#confirmations.update(replica)
   }
 
   #onStatus(status: ConnectionStatus): void {
     this.#events.emit('status', status)
     if (status !== 'synced') return
 
-    for (const waiter of this.#syncWaiters.splice(0)) waiter.resolve()
     this.#outbox.start()
-  }
-
-  #onConfirmed(): void {
-    this.#emitUnconfirmed()
-    for (let i = this.#confirmWaiters.length - 1; i >= 0; i -= 1) {
-      const waiter = this.#confirmWaiters[i] as ConfirmWaiter
-      if (!this.#replica.covers(waiter.clocks)) continue
-      this.#confirmWaiters.splice(i, 1)
-      waiter.resolve()
-    }
-  }
-
-  #onStopped(error: ReadmarkError): void {
-    this.#stopped = error
-    for (const waiter of this.#syncWaiters.splice(0)) waiter.reject(error)
-    this.#events.emit('error', error)
-  }
-
-  /**
-   * Starts again from the server's state after the server rejected an update of this replica.
-   * The replica contains a change the server will never take, and every later write of the same
-   * client id would leave a gap that the server rejects too. So the stored replica is deleted and
-   * opened empty with a new client id. The requested seq and the outbox are kept, and the seq is
-   * written again once the server's state has arrived.
-   */
-  #startOver(reason: ReadmarkError): Promise<void> {
-    this.#events.emit('error', reason)
-    if (this.#startingOver !== null || this.#closed) return this.#startingOver ?? Promise.resolve()
-
-    this.#startOvers += 1
-    if (this.#startOvers > MAX_START_OVERS) {
-      this.#connection.disconnect()
-      this.#onStopped(
-        new ReadmarkError(
-          'update-rejected',
-          `the server kept rejecting updates after ${MAX_START_OVERS} fresh starts; syncing stopped`,
-        ),
-      )
-      return Promise.resolve()
-    }
-
-    this.#startingOver = (async () => {
-      const previous = this.#replica
-      this.#connection.destroy()
-      for (const waiter of this.#confirmWaiters.splice(0)) waiter.reject(reason)
-      previous.doc.off('afterTransaction', this.#onTransaction)
-      await previous.clear()
-      // Read after the clear, so that a markRead made meanwhile is kept as well.
-      const requested = previous.requested
-
-      const replica = await GroupReplica.open(
-        this.#context.storage,
-        previous.identity,
-        (error: ReadmarkError) => this.#events.emit('error', error),
-      )
-      replica.markRead(requested)
-      await replica.saveOutbox(this.#outbox.list())
-      this.#replica = replica
-      this.#connection = this.#attach(replica)
-      if (this.#closed) return
-      if (this.#wantConnection && this.#stopped === null) this.#connection.connect()
-
-      this.#events.emit('change', { local: false, receipts: true, members: true, messages: true })
-      this.#emitUnread()
-      this.#emitUnconfirmed()
-    })()
-      .catch((error: unknown) => {
-        this.#onStopped(
-          error instanceof ReadmarkError
-            ? error
-            : new ReadmarkError('storage-failed', 'starting the replica over failed', {
-                cause: error,
-              }),
-        )
-      })
-      .finally(() => {
-        this.#startingOver = null
-      })
-    return this.#startingOver
   }
 
   #emitUnread(): void {
@@ -417,18 +295,6 @@ export class GroupSession {
     if (count === this.#lastUnread) return
     this.#lastUnread = count
     this.#events.emit('unread', count)
-  }
-
-  #emitUnconfirmed(): void {
-    const count = this.#replica.unconfirmed()
-    if (count === this.#lastUnconfirmed) return
-    this.#lastUnconfirmed = count
-    this.#events.emit('unconfirmed', count)
-  }
-
-  #rejectWaiters(error: ReadmarkError): void {
-    for (const waiter of this.#syncWaiters.splice(0)) waiter.reject(error)
-    for (const waiter of this.#confirmWaiters.splice(0)) waiter.reject(error)
   }
 
   #assertOpen(): void {
