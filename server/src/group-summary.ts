@@ -26,6 +26,12 @@ export class GroupSummary {
   /** Sender, time and deletion of every message in the log, by seq. */
   readonly messages: Map<number, MessageFacts & { at: number }>
   readonly markedUnread: Set<string>
+  /** Loaded documents and event streams using this summary; a held summary stays in memory. */
+  holds = 0
+  /** Summary writes in progress. */
+  pendingWrites = 0
+  /** Last time a caller asked for this summary, in ms since the epoch. */
+  lastUsedAt = Date.now()
   #countIndex: CountIndex | null = null
   #memberIds: string[] | null = null
 

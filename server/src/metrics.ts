@@ -14,6 +14,11 @@ export class ServerMetrics {
     help: 'Group documents held in memory.',
     registers: [this.registry],
   })
+  readonly loadedSummaries = new Gauge({
+    name: 'readmark_loaded_summaries',
+    help: 'Group summaries held in memory.',
+    registers: [this.registry],
+  })
   readonly clientIds = new Gauge({
     name: 'readmark_document_client_ids',
     help: 'Yjs client ids in a loaded group document; each one slows every transaction on it.',

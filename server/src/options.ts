@@ -16,6 +16,11 @@ export const serverOptionsSchema = z.object({
   messageWindow: z.number().int().min(1).max(10_000).default(200),
   /** A loaded group with no connections for this long is unloaded, in ms. */
   idleUnloadMs: z.number().int().min(0).default(60_000),
+  /**
+   * A group summary that no loaded document or event stream holds is dropped from memory after
+   * this long without use, in ms, and read back from LevelDB on next use.
+   */
+  summaryIdleMs: z.number().int().min(1_000).default(600_000),
   /** Interval of WebSocket pings; a socket that missed the previous pong is closed, in ms. */
   heartbeatMs: z.number().int().min(100).default(30_000),
   /** Largest WebSocket frame accepted, in bytes; a larger one closes the socket with 1009. */

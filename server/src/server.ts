@@ -52,6 +52,7 @@ export async function createServer(input: ServerOptionsInput): Promise<ReadmarkS
     summaryStore,
     logger.child({ component: 'summaries' }),
     metrics,
+    options.summaryIdleMs,
   )
   const rooms = new Rooms(
     {
@@ -135,6 +136,7 @@ export async function createServer(input: ServerOptionsInput): Promise<ReadmarkS
           http.closeAllConnections()
         })
         await rooms.closeAll()
+        summaries.close()
         await docStore.close()
         await summaryStore.close()
         logger.info('server closed')

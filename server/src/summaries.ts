@@ -39,11 +39,48 @@ export class SummaryService {
   readonly #listeners = new Set<ChangeListener>()
   readonly #userGroups: UserGroupIndex
 
-  constructor(store: SummaryStore, logger: Logger, metrics: ServerMetrics) {
+  readonly #idleMs: number
+  readonly #sweeper: NodeJS.Timeout
+
+  constructor(store: SummaryStore, logger: Logger, metrics: ServerMetrics, idleMs: number) {
     this.#store = store
     this.#logger = logger
     this.#metrics = metrics
+    this.#idleMs = idleMs
     this.#userGroups = new UserGroupIndex(store)
+    this.#sweeper = setInterval(() => this.dropIdle(), Math.min(idleMs, 60_000))
+    this.#sweeper.unref()
+  }
+
+  /** Stops the timer that drops idle summaries. */
+  close(): void {
+    clearInterval(this.#sweeper)
+  }
+
+  /** Marks a summary as used by a loaded document or an event stream until release(). */
+  hold(summary: GroupSummary): void {
+    summary.holds += 1
+  }
+
+  release(summary: GroupSummary): void {
+    summary.holds -= 1
+    summary.lastUsedAt = Date.now()
+  }
+
+  /**
+   * Drops from memory the summaries that nothing holds, that have no write in progress and that
+   * nobody asked for within the idle time; the next get() reads them back from LevelDB.
+   */
+  dropIdle(now = Date.now()): void {
+    for (const [groupId, summary] of this.#loaded) {
+      if (summary.holds > 0 || summary.pendingWrites > 0) continue
+      if (now - summary.lastUsedAt < this.#idleMs) continue
+
+      this.#loaded.delete(groupId)
+      this.#groups.delete(groupId)
+      this.#logger.debug({ group: groupId }, 'summary dropped from memory')
+    }
+    this.#metrics.loadedSummaries.set(this.#loaded.size)
   }
 
   get store(): SummaryStore {
@@ -52,6 +89,8 @@ export class SummaryService {
 
   /** Returns a group's summary, loading it from the store once, or undefined when it does not exist. */
   get(groupId: string): Promise<GroupSummary | undefined> {
+    const loaded = this.#loaded.get(groupId)
+    if (loaded !== undefined) loaded.lastUsedAt = Date.now()
     let loading = this.#groups.get(groupId)
     if (loading === undefined) {
       loading = this.#store.loadGroup(groupId).then((stored) => {
@@ -62,6 +101,7 @@ export class SummaryService {
         this.#logger.debug({ group: groupId, members: stored.members.size }, 'summary loaded')
         const summary = new GroupSummary(stored)
         this.#loaded.set(groupId, summary)
+        this.#metrics.loadedSummaries.set(this.#loaded.size)
         return summary
       })
       loading.catch(() => this.#groups.delete(groupId))
@@ -72,7 +112,9 @@ export class SummaryService {
 
   /** Returns a group's summary if it has been loaded, without waiting, for hot loops over many groups. */
   peek(groupId: string): GroupSummary | undefined {
-    return this.#loaded.get(groupId)
+    const loaded = this.#loaded.get(groupId)
+    if (loaded !== undefined) loaded.lastUsedAt = Date.now()
+    return loaded
   }
 
   /** Returns the ids of the groups a user is a member of now, sorted, without loading them. */
@@ -267,12 +309,16 @@ export class SummaryService {
     operations: SummaryOperation[],
   ): Promise<void> {
     for (const listener of this.#listeners) listener(groupId, change)
+    const summary = this.#loaded.get(groupId)
+    if (summary !== undefined) summary.pendingWrites += 1
     try {
       await this.#store.write(operations)
     } catch (error) {
       this.#metrics.storeFailures.inc({ store: 'summaries' })
       this.#logger.error({ err: error, group: groupId, change }, 'summary write failed')
       throw error
+    } finally {
+      if (summary !== undefined) summary.pendingWrites -= 1
     }
   }
 }

@@ -84,6 +84,47 @@ describe('sync lifecycle', () => {
     alice.close()
   })
 
+  it('keeps a document whose unload cannot store it', async () => {
+    const { test, groupId } = await setUp({ idleUnloadMs: 50 })
+    const bob = await rawClient(test, groupId, 'bob')
+    const store = vi.spyOn(DocStore.prototype, 'store').mockRejectedValue(new Error('disk full'))
+    bob.change((doc) => openGroupDoc(doc).receipts.set('bob/phone', 2))
+    await waitFor('the failed store', () => store.mock.calls.length >= 1)
+    bob.close()
+
+    await waitFor('an unload attempt', () => store.mock.calls.length >= 2)
+    store.mockRestore()
+
+    const alice = await connectStock(test, groupId, 'alice')
+    expect(openGroupDoc(alice.doc).receipts.get('bob/phone')).toBe(2)
+    alice.close()
+    await waitFor('unload', () => test.server.rooms.loadedCount === 0)
+    const restarted = await test.restart()
+    await restarted.server.rooms.use(groupId, (room) => {
+      expect(room.group.receipts.get('bob/phone')).toBe(2)
+    })
+    await restarted.close()
+  })
+
+  it('drops an idle summary and reads it back', async () => {
+    const { test, groupId } = await setUp({ idleUnloadMs: 20, summaryIdleMs: 1_000 })
+    const bob = await rawClient(test, groupId, 'bob')
+    bob.change((doc) => openGroupDoc(doc).receipts.set('bob/phone', 2))
+    await waitFor('confirmation', () => bob.confirmed())
+
+    test.server.summaries.dropIdle(Date.now() + 5_000)
+    expect(test.server.summaries.peek(groupId)).toBeDefined()
+
+    bob.close()
+    await waitFor('unload', () => test.server.rooms.loadedCount === 0)
+    test.server.summaries.dropIdle(Date.now() + 5_000)
+    expect(test.server.summaries.peek(groupId)).toBeUndefined()
+
+    const summary = await test.server.summaries.get(groupId)
+    expect(summary?.watermarks.get('bob')).toBe(2)
+    expect(summary?.head).toBe(3)
+  })
+
   it('adds no server client id across reloads', async () => {
     const { test, groupId } = await setUp({ idleUnloadMs: 20 })
     await waitFor('unload', () => test.server.rooms.loadedCount === 0)

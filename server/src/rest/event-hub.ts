@@ -18,6 +18,7 @@ const KEEP_ALIVE_MS = 25_000
 export class EventHub {
   readonly #intervalMs: number
   readonly #logger: Logger
+  readonly #summaries: SummaryService
   readonly #streams = new Map<string, Set<Subscription>>()
   readonly #pending = new Map<string, { changes: Set<SummaryChange>; timer: NodeJS.Timeout }>()
   readonly #lastSentAt = new Map<string, number>()
@@ -27,6 +28,7 @@ export class EventHub {
   constructor(summaries: SummaryService, intervalMs: number, logger: Logger) {
     this.#intervalMs = intervalMs
     this.#logger = logger
+    this.#summaries = summaries
     this.#stopListening = summaries.onChange((groupId, change) => this.#onChange(groupId, change))
     this.#keepAlive = setInterval(() => {
       for (const streams of this.#streams.values()) {
@@ -47,7 +49,9 @@ export class EventHub {
         streams = new Set()
         this.#streams.set(summary.id, streams)
       }
+      this.#summaries.hold(summary)
       const subscription = new Subscription(summary, caller, stream, () => {
+        this.#summaries.release(summary)
         streams.delete(subscription)
         if (streams.size === 0 && this.#streams.get(summary.id) === streams) {
           this.#streams.delete(summary.id)

@@ -90,6 +90,7 @@ export class Room {
     this.summary = summary
     this.owners = owners
     this.#deps = deps
+    deps.summaries.hold(summary)
     this.#storedStateVector = Y.encodeStateVector(doc)
     this.awareness = new awarenessProtocol.Awareness(doc)
     this.awareness.setLocalState(null)
@@ -206,6 +207,7 @@ export class Room {
     this.awareness.destroy()
     this.doc.off('update', this.#onUpdate)
     this.doc.destroy()
+    this.#deps.summaries.release(this.summary)
     this.#deps.metrics.clientIds.remove({ group: this.id })
   }
 

@@ -12,7 +12,8 @@ export class Rooms {
   readonly #deps: RoomDependencies
   readonly #idleUnloadMs: number
   readonly #rooms = new Map<string, Promise<Room>>()
-  readonly #unloading = new Map<string, Promise<void>>()
+  /** Unloads in progress; each resolves with the room when it had to stay in memory. */
+  readonly #unloading = new Map<string, Promise<Room | undefined>>()
   readonly #idleTimers = new Map<string, NodeJS.Timeout>()
   /** Uses in progress per group (connections being set up, REST writes), which block unloading. */
   readonly #holds = new Map<string, number>()
@@ -93,12 +94,28 @@ export class Rooms {
 
     this.#rooms.delete(groupId)
     this.#deps.metrics.loadedDocuments.set(this.#rooms.size)
+    // A room whose last store fails stays in memory: the next load takes it back instead of
+    // reading LevelDB, which lacks its newest updates.
     const unloading = room
       .close()
-      .then(() => this.#deps.docStore.compact(groupId))
-      .then(() => this.#deps.logger.debug({ group: groupId }, 'document unloaded'))
-      .catch((error: unknown) =>
-        this.#deps.logger.error({ err: error, group: groupId }, 'document unload failed'),
+      .then(
+        async () => {
+          await this.#deps.docStore.compact(groupId)
+          this.#deps.logger.debug({ group: groupId }, 'document unloaded')
+          return undefined
+        },
+        (error: unknown) => {
+          this.#deps.logger.error(
+            { err: error, group: groupId },
+            'document unload failed; keeping it in memory',
+          )
+          if (!this.#rooms.has(groupId)) {
+            this.#rooms.set(groupId, Promise.resolve(room))
+            this.#deps.metrics.loadedDocuments.set(this.#rooms.size)
+          }
+          this.scheduleUnload(groupId)
+          return room
+        },
       )
       .finally(() => this.#unloading.delete(groupId))
     this.#unloading.set(groupId, unloading)
@@ -118,7 +135,8 @@ export class Rooms {
   }
 
   async #read(groupId: string): Promise<Room> {
-    await this.#unloading.get(groupId)
+    const kept = await this.#unloading.get(groupId)
+    if (kept !== undefined) return kept
     const summary = await this.#deps.summaries.get(groupId)
     if (summary === undefined) throw new AppError('not_found', `group "${groupId}" not found`)
 
