@@ -27,8 +27,11 @@ function showError(message: string): void {
 async function fetchSession(userId: string): Promise<SessionInfo> {
   const response = await fetch(`/session?user=${encodeURIComponent(userId)}`)
   if (!response.ok) {
-    const text = await response.text()
-    throw new Error(`signing in as "${userId}" failed with ${response.status}: ${text}`)
+    const body = (await response.json().catch(() => null)) as {
+      error?: { message?: string }
+    } | null
+    const reason = body?.error?.message ?? `status ${response.status}`
+    throw new Error(`signing in as "${userId}" failed: ${reason}`)
   }
   return (await response.json()) as SessionInfo
 }
