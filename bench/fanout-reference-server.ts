@@ -1,6 +1,6 @@
-// The reference side of the fan-out benchmark: the y-websocket 1.5 server (its bin/utils.js, the
-// server the y-websocket package shipped before it moved to @y/websocket-server, which needs the
-// Yjs 14 pre-release), run exactly as its own bin/server.js runs it, with no checks and no storage.
+// The reference side of the fan-out benchmark: the y-websocket 1.5 server from its bin/utils.js,
+// run as its own bin/server.js runs it, with no checks and no storage. Later versions moved the
+// server to @y/websocket-server, which needs the Yjs 14 pre-release.
 // It speaks the same protocol, so fanout.ts drives it with the same light clients.
 
 import { createServer } from 'node:http'

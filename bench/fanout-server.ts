@@ -1,6 +1,6 @@
 // The server side of the fan-out benchmark, run in its own process by fanout.ts: one group with
-// the given members and head, on 127.0.0.1 and a free port. It reports its port, then answers
-// each 'cpu' request from the parent with process.cpuUsage().
+// the given members and head, on 127.0.0.1 and a free port. It reports its port, then replies to
+// each 'cpu' request from the parent with its CPU time and fan-out histogram.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

@@ -1,6 +1,6 @@
-// Fan-out benchmark: N light members on one group, 20 of them mark read at once, round after
-// round; prints receipt latency from send to arrival at every member, and server CPU per 1,000
-// receipts. The server runs in a child process so this process's clients do not share its core.
+// Fan-out benchmark: N light members on one group, and 20 of them mark read at once, round after
+// round. It prints receipt latency from send to arrival at every member, and server CPU per 1,000
+// receipts. The server runs in a child process, so this process's clients do not share its core.
 //
 // Each scenario runs twice, against readmark and against the y-websocket 1.5 server as the
 // reference, and prints the ratio of their p99 latencies.
@@ -78,7 +78,7 @@ if (memberCounts.some((members) => members < writersPerRound)) {
 }
 const ROUND_TIMEOUT_MS = 10_000
 
-/** What the server process reports: its CPU time and, for readmark, its fan-out histogram. */
+/** Report of the server process: its CPU time and, for readmark, its fan-out histogram. */
 interface ServerReport {
   cpu: NodeJS.CpuUsage
   batches: number
@@ -87,7 +87,7 @@ interface ServerReport {
 }
 
 /**
- * Returns the upper bound, in ms, of the histogram bucket that holds the given percentile of the
+ * Returns the upper bound, in ms, of the histogram bucket that contains the given percentile of the
  * observations made between two reports.
  */
 function bucketPercentile(before: ServerReport, after: ServerReport, p: number): number {

@@ -3,8 +3,9 @@ import { connect, type Socket } from 'node:net'
 
 /**
  * A WebSocket client on a bare TCP socket (RFC 6455), for load tests with thousands of members in
- * one process: it timestamps each binary frame as its bytes arrive and does nothing else, so the
- * client process costs far less per frame than a full client and the server is what gets measured.
+ * one process. It timestamps each binary frame as its bytes arrive and does nothing else. The
+ * client process so costs far less per frame than a full client, and the server is what gets
+ * measured.
  */
 export class LightClient {
   readonly #socket: Socket
@@ -60,7 +61,7 @@ export class LightClient {
       if (end < 0) return
       const head = this.#buffer.subarray(0, end).toString('latin1')
       if (!head.startsWith('HTTP/1.1 101')) {
-        this.#rejectOpened(new Error(`upgrade refused: ${head.split('\r\n')[0]}`))
+        this.#rejectOpened(new Error(`upgrade rejected: ${head.split('\r\n')[0]}`))
         return
       }
       this.#upgraded = true

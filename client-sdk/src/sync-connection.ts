@@ -62,9 +62,9 @@ export interface SyncConnectionOptions {
  *   sync step 1 wait for the store. Otherwise a crash could erase a struct from the replica that
  *   the server already has, and the replica would write its client id and clock again with other
  *   content.
- * - Only structs of the replica's own client ids are sent, and an incremental update only after
- *   the connection has replied to the server's first step 1: an update sent earlier could leave a
- *   gap after what the server has, which it rejects.
+ * - Only structs of the replica's own client ids are sent. An incremental update goes out only
+ *   after the connection has replied to the server's first step 1, because an update sent earlier
+ *   could leave a gap after what the server has, which the server rejects.
  * - Reconnects wait a jittered exponential backoff, 4401 asks getToken for a new token, and 4403,
  *   4404 and 4400 stop the connection.
  */

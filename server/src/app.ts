@@ -10,7 +10,7 @@ import type { ServerOptions } from './options.ts'
 import type { SummaryService } from './summaries.ts'
 import type { Rooms } from './sync/rooms.ts'
 
-/** What route handlers reach through the context. */
+/** Services that route handlers reach through the context. */
 export interface AppServices {
   options: ServerOptions
   groups: GroupService

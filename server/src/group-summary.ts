@@ -82,7 +82,7 @@ export class GroupSummary {
     return this.#memberIds
   }
 
-  /** Records W(u) moving from previous to next, after watermarks holds next. */
+  /** Records W(u) moving from previous to next, after `watermarks` contains next. */
   recordAdvance(userId: string, previous: number, next: number): void {
     if (this.#countIndex !== null) advanceInCountIndex(this.#countIndex, userId, previous, next)
   }

@@ -10,7 +10,7 @@ Prints an HS256 token for the readmark server.
   --ttl SECONDS   lifetime in seconds (default 3600)
 `
 
-/** Longest lifetime the tool mints, ten years in seconds. */
+/** Maximum lifetime of a minted token, ten years in seconds. */
 const MAX_TTL_SECONDS = 315_360_000
 
 function fail(message: string): never {

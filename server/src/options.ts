@@ -5,7 +5,7 @@ import { z } from 'zod'
 export const serverOptionsSchema = z.object({
   /** Folder of the embedded LevelDB stores; created when missing. */
   dataDir: z.string().min(1),
-  /** HS256 key that signs tokens; at least 32 bytes, as RFC 7518 asks for HS256 keys. */
+  /** HS256 key that signs tokens; at least 32 bytes, as RFC 7518 requires for HS256 keys. */
   authSecret: z.string().min(32, 'must be at least 32 characters'),
   /** TCP port; 0 picks a free one. */
   port: z.number().int().min(0).max(65_535).default(8787),
@@ -17,7 +17,7 @@ export const serverOptionsSchema = z.object({
   /** A loaded group with no connections for this long is unloaded, in ms. */
   idleUnloadMs: z.number().int().min(0).default(60_000),
   /**
-   * A group summary that no loaded document or event stream holds is dropped from memory after
+   * A group summary that no loaded document or event stream uses is dropped from memory after
    * this long without use, in ms, and read back from LevelDB on next use.
    */
   summaryIdleMs: z.number().int().min(1_000).default(600_000),

@@ -34,7 +34,7 @@ export interface ReadmarkServer {
 }
 
 /**
- * Creates a server on its own data directory: `<dataDir>/documents` holds y-leveldb's group
+ * Creates a server on its own data directory: `<dataDir>/documents` contains y-leveldb's group
  * documents and `<dataDir>/summaries` the derived summaries and message log. Throws
  * InvalidOptionsError naming the option when an option is invalid.
  */

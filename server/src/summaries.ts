@@ -69,7 +69,7 @@ export class SummaryService {
 
   /**
    * Drops from memory the summaries that nothing holds, that have no write in progress and that
-   * nobody asked for within the idle time; the next get() reads them back from LevelDB.
+   * no caller requested within the idle time; the next get() reads them back from LevelDB.
    */
   dropIdle(now = Date.now()): void {
     for (const [groupId, summary] of this.#loaded) {
@@ -183,7 +183,7 @@ export class SummaryService {
     return this.#write(summary.id, 'receipts', operations)
   }
 
-  /** Stores a member record; `current` tells whether the user is a member now. */
+  /** Stores a member record. `current` is true while the user is a member. */
   setMember(
     summary: GroupSummary,
     userId: string,

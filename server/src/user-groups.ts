@@ -1,3 +1,4 @@
+import { countBelow } from '@readmark/shared'
 import type { SummaryStore } from './storage/summary-store.ts'
 
 /** Users whose group lists stay in memory. The least recently used one is evicted first. */
@@ -49,7 +50,7 @@ export class UserGroupIndex {
     const groups = this.#groups.get(userId)
     if (groups === undefined) return
 
-    const at = lowerBound(groups, groupId)
+    const at = countBelow(groups, groupId)
     if (member && groups[at] !== groupId) groups.splice(at, 0, groupId)
     if (!member && groups[at] === groupId) groups.splice(at, 1)
   }
@@ -60,15 +61,4 @@ export class UserGroupIndex {
     this.#pendingWrites.add(settled)
     void settled.then(() => this.#pendingWrites.delete(settled))
   }
-}
-
-function lowerBound(sorted: readonly string[], value: string): number {
-  let low = 0
-  let high = sorted.length
-  while (low < high) {
-    const middle = (low + high) >>> 1
-    if ((sorted[middle] as string) < value) low = middle + 1
-    else high = middle
-  }
-  return low
 }

@@ -6,7 +6,7 @@ import { ROOT_RECEIPTS } from './layout.ts'
 export const SERVER_OWNER = ''
 
 /**
- * Which user writes with which Yjs client id in one document, so that no user can write with
+ * Owners of the Yjs client ids in one document, so that no user can write with
  * another's id. Built from the document once, then kept up to date with record().
  */
 export class ClientOwners {

@@ -50,13 +50,13 @@ export interface MessageCounts {
 
 const ascending = (a: number, b: number): number => a - b
 
-/** Returns how many values of a sorted array are below value. O(log n). */
-export function countBelow(sorted: readonly number[], value: number): number {
+/** Returns how many values of a sorted array of numbers or ids are below value. O(log n). */
+export function countBelow<T extends number | string>(sorted: readonly T[], value: T): number {
   let low = 0
   let high = sorted.length
   while (low < high) {
     const middle = (low + high) >>> 1
-    if ((sorted[middle] as number) < value) low = middle + 1
+    if ((sorted[middle] as T) < value) low = middle + 1
     else high = middle
   }
   return low
@@ -190,8 +190,8 @@ function audienceStatus(
 
 /**
  * Returns readCount and unreadCount of a message. The audience is every non-bot user who was a
- * member when it was sent, except its sender; a former member stays only if it has read it.
- * A deleted message has no receipts: 0 and 0. O(log P) plus the sender's periods.
+ * member when it was sent, except its sender. A former member stays in it only if it has read
+ * the message. A deleted message has no receipts: 0 and 0. O(log P) plus the sender's periods.
  */
 export function countMessage(index: CountIndex, message: MessageFacts): MessageCounts {
   if (message.deleted === true) return { readCount: 0, unreadCount: 0 }
@@ -225,7 +225,14 @@ export function listReaders(
     if (audienceStatus(state, userId, message.seq) !== 'read') continue
     readers.push({ userId, readAt: readTimeOf(advances.get(userId) ?? [], message.seq) })
   }
-  return readers.sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0))
+  return readers.sort((a, b) => compareIds(a.userId, b.userId))
+}
+
+/** Orders ids by UTF-16 code units, as Array.prototype.sort does by default. */
+function compareIds(a: string, b: string): number {
+  if (a < b) return -1
+  if (a > b) return 1
+  return 0
 }
 
 /** Returns the members who have not read a message, sorted by user id. O(members). */

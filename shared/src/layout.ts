@@ -164,7 +164,7 @@ export function isCurrentMember(record: MemberRecord | undefined): boolean {
   return last !== undefined && last.to === undefined
 }
 
-/** Tells whether a message with this seq was sent while the periods say the user was a member. */
+/** Tells whether a message with this seq was sent during one of the user's membership periods. */
 export function wasMemberAt(periods: readonly Period[], seq: number): boolean {
   return periods.some(
     (period) => period.from < seq && (period.to === undefined || seq <= period.to),

@@ -199,7 +199,7 @@ export type GroupStats = z.infer<typeof groupStatsSchema>
 export const countsEventSchema = z.object({
   groupId: idSchema,
   head: seqSchema,
-  /** What changed since the previous event; empty in the first event of a stream. */
+  /** Kinds of change since the previous event; empty in the first event of a stream. */
   changes: z.array(z.enum(['receipts', 'members', 'messages'])),
   /** The caller's unread count in the group; absent for a service token. */
   unread: z.number().int().nonnegative().optional(),

@@ -8,7 +8,7 @@ import { Rejection } from './rejection.ts'
  * place or ends inside its block count.
  */
 
-/** Where an item of the update sits: its root type name and map key. */
+/** Position of an item of the update: its root type name and map key. */
 export interface Placement {
   root: string
   key: string | null

@@ -15,8 +15,8 @@ import {
 /**
  * The server's check of one client update against the rules of the group document: a user may
  * only raise its own device receipts. The check decodes the update and looks each struct up in
- * the live document, so it costs O(structs · log structs in the document) and never applies the
- * update anywhere; the document is only read.
+ * the live document, so it costs O(structs · log structs in the document). It never applies the
+ * update anywhere, and only reads the document.
  */
 
 export type Verdict =
@@ -34,8 +34,8 @@ export type Verdict =
 /**
  * Decides whether the user may apply the update to the document. Accepts exactly the updates
  * that only add integer receipt values 0 ≤ v ≤ head under the user's own `<userId>/<deviceId>`
- * keys, never below the value stored under that key, and delete only values of the user's own
- * keys that the update itself overwrites. Parts of the update the document already has are
+ * keys, never below the value stored under that key. Such an update may delete only values of
+ * the user's own keys that it overwrites itself. Parts of the update the document already has are
  * ignored, so a stock client's resent state passes.
  */
 export function validateUpdate(

@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
 import {
+  countBelow,
   countMessage,
   type GroupState,
   listReaders,
@@ -104,14 +105,8 @@ export function pageAudience(
   return { readers, unread, nextCursor: position < ids.length ? lastListed : null }
 }
 
-/** Returns the index of the first id greater than value in a sorted array. */
+/** Returns the index of the first id greater than value in a sorted array of distinct ids. */
 function firstIndexAfter(sorted: readonly string[], value: string): number {
-  let low = 0
-  let high = sorted.length
-  while (low < high) {
-    const middle = (low + high) >>> 1
-    if ((sorted[middle] as string) <= value) low = middle + 1
-    else high = middle
-  }
-  return low
+  const at = countBelow(sorted, value)
+  return sorted[at] === value ? at + 1 : at
 }

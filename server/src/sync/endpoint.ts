@@ -58,7 +58,7 @@ export class SyncEndpoint {
       (error: unknown) => {
         this.#options.logger.error({ err: error }, 'sync admission failed')
         this.#complete(request, socket, head, {
-          refused: CloseCode.goingAway,
+          closeCode: CloseCode.goingAway,
           reason: 'server error',
         })
       },
@@ -87,29 +87,29 @@ export class SyncEndpoint {
     try {
       caller = await verifyToken(authSecret, url.searchParams.get('token') ?? undefined)
     } catch (error) {
-      return { refused: CloseCode.invalidToken, reason: (error as Error).message }
+      return { closeCode: CloseCode.invalidToken, reason: (error as Error).message }
     }
 
     const groupId = decodeURIComponent(url.pathname.slice(SYNC_PATH.length))
     if (!ID_PATTERN.test(groupId))
-      return { refused: CloseCode.invalidGroupId, reason: 'invalid group id' }
+      return { closeCode: CloseCode.invalidGroupId, reason: 'invalid group id' }
 
     const summary = await summaries.get(groupId)
     if (summary === undefined)
-      return { refused: CloseCode.groupNotFound, reason: 'group not found' }
+      return { closeCode: CloseCode.groupNotFound, reason: 'group not found' }
     if (!caller.service && !isCurrentMember(summary.members.get(caller.userId))) {
-      return { refused: CloseCode.notMember, reason: 'not a member of this group' }
+      return { closeCode: CloseCode.notMember, reason: 'not a member of this group' }
     }
     if ((this.#perUser.get(caller.userId) ?? 0) >= maxConnectionsPerUser) {
-      return { refused: CloseCode.tooManyConnections, reason: 'too many connections' }
+      return { closeCode: CloseCode.tooManyConnections, reason: 'too many connections' }
     }
     return { caller, groupId }
   }
 
   #complete(request: IncomingMessage, socket: Duplex, head: Buffer, admission: Admission): void {
-    if ('refused' in admission) {
+    if ('closeCode' in admission) {
       this.#wss.handleUpgrade(request, socket, head, (ws) =>
-        ws.close(admission.refused, admission.reason),
+        ws.close(admission.closeCode, admission.reason),
       )
       return
     }
@@ -161,4 +161,4 @@ export class SyncEndpoint {
   }
 }
 
-type Admission = { caller: Caller; groupId: string } | { refused: number; reason: string }
+type Admission = { caller: Caller; groupId: string } | { closeCode: number; reason: string }

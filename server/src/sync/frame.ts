@@ -2,8 +2,8 @@ import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 
 /**
- * A complete unmasked binary WebSocket frame (RFC 6455 §5.2), built once and written as is to
- * every socket of a broadcast. ws would build the same header for each socket and write it with a
+ * Builds a complete unmasked binary WebSocket frame (RFC 6455 §5.2), once per broadcast, to be
+ * written as is to every socket. ws would build the same header for each socket and write it with a
  * second buffer, and with thousands of sockets that per-send work is most of the fan-out time.
  */
 export function encodeBinaryFrame(payload: Uint8Array): Buffer {
